@@ -1,0 +1,311 @@
+# Copyright: lbops.haproxy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# This module_utils is PRIVATE to lbops.haproxy. It may change at any time,
+# without notice. Do not use it from other collections or roles.
+
+"""Parsers of the runtime API's answers. Each takes an iterable of lines."""
+
+import csv
+import re
+
+from ansible_collections.lbops.haproxy.plugins.module_utils._errors import ProtocolError
+
+# srv_admin_state bits (include/haproxy/server-t.h)
+SRV_ADMF_FMAINT = 0x01
+SRV_ADMF_IMAINT = 0x02
+SRV_ADMF_CMAINT = 0x04
+SRV_ADMF_FDRAIN = 0x08
+SRV_ADMF_IDRAIN = 0x10
+SRV_ADMF_RMAINT = 0x20
+_MAINT_MASK = SRV_ADMF_FMAINT | SRV_ADMF_IMAINT | SRV_ADMF_RMAINT
+_DRAIN_MASK = SRV_ADMF_FDRAIN | SRV_ADMF_IDRAIN
+
+# srv_check_state / srv_agent_state bits
+CHK_ST_CONFIGURED = 0x02
+CHK_ST_ENABLED = 0x04
+CHK_ST_PAUSED = 0x08
+
+OP_STATES = {0: "down", 1: "starting", 2: "up", 3: "stopping"}
+
+_SERVERS_STATE_FIELDS = (
+    "be_id", "be_name", "srv_id", "srv_name", "srv_addr", "srv_op_state", "srv_admin_state", "srv_uweight",
+    "srv_iweight", "srv_time_since_last_change", "srv_check_status", "srv_check_result", "srv_check_health",
+    "srv_check_state", "srv_agent_state", "bk_f_forced_id", "srv_f_forced_id", "srv_fqdn", "srv_port",
+    "srvrecord", "srv_use_ssl", "srv_check_port", "srv_check_addr", "srv_agent_addr", "srv_agent_port",
+)
+_INT_FIELDS = frozenset((
+    "be_id", "srv_id", "srv_op_state", "srv_admin_state", "srv_uweight", "srv_iweight", "srv_check_state",
+    "srv_agent_state", "srv_port", "srv_check_result", "srv_check_health",
+))
+_TABLE_HEADER = re.compile(r"^# table: (?P<name>.+?), type: (?P<type>\w+), size:(?P<size>\d+), used:(?P<used>\d+)\s*$")
+_WEIGHT = re.compile(r"^(\d+) \(initial (\d+)\)$")
+
+
+def decode_admin_state(bits):
+    """``ready``, ``drain`` or ``maint`` from ``srv_admin_state``.
+
+    CMAINT (a server ``disabled`` in the configuration) alone is not
+    maintenance: such a server set ``ready`` keeps the bit and serves.
+    """
+    if bits & _MAINT_MASK:
+        return "maint"
+    if bits & _DRAIN_MASK:
+        return "drain"
+    return "ready"
+
+
+def admin_state_sources(bits):
+    """Human names of the admin-state causes set in ``bits``."""
+    names = []
+    for bit, name in ((SRV_ADMF_FMAINT, "forced maint"), (SRV_ADMF_IMAINT, "maint inherited from a tracked server"),
+                      (SRV_ADMF_CMAINT, "disabled in the configuration"), (SRV_ADMF_FDRAIN, "forced drain"),
+                      (SRV_ADMF_IDRAIN, "drain inherited from a tracked server"),
+                      (SRV_ADMF_RMAINT, "maint after a DNS resolution failure")):
+        if bits & bit:
+            names.append(name)
+    return names
+
+
+def check_flags(bits):
+    """``(configured, enabled)`` from a check or agent state."""
+    return bool(bits & CHK_ST_CONFIGURED), bool(bits & CHK_ST_ENABLED)
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def parse_servers_state(lines):
+    """``show servers state [<backend>]`` -> list of server dicts."""
+    servers = []
+    header = None
+    for line in lines:
+        if not line:
+            continue
+        if line.startswith("#"):
+            header = line.lstrip("# ").split()
+            continue
+        fields = line.split(" ")
+        if header is None:
+            if len(fields) == 1 and fields[0].isdigit():
+                continue  # the format version line
+            raise ProtocolError("unexpected 'show servers state' line: %r" % line[:200])
+        names = header if len(header) == len(fields) else list(_SERVERS_STATE_FIELDS[:len(fields)])
+        raw = dict(zip(names, fields))
+        for key in list(raw):
+            if raw[key] == "-":
+                raw[key] = None
+            elif key in _INT_FIELDS:
+                raw[key] = _int(raw[key])
+        servers.append(server_from_state(raw))
+    return servers
+
+
+def server_from_state(raw):
+    """Decorate a raw ``show servers state`` row with decoded fields."""
+    admin = raw.get("srv_admin_state") or 0
+    check = raw.get("srv_check_state") or 0
+    agent = raw.get("srv_agent_state") or 0
+    check_configured, check_enabled = check_flags(check)
+    agent_configured, agent_enabled = check_flags(agent)
+    return {
+        "backend": raw.get("be_name"),
+        "backend_id": raw.get("be_id"),
+        "name": raw.get("srv_name"),
+        "id": raw.get("srv_id"),
+        "address": raw.get("srv_addr"),
+        "port": raw.get("srv_port"),
+        "fqdn": raw.get("srv_fqdn"),
+        "state": decode_admin_state(admin),
+        "admin_state": admin,
+        "admin_state_sources": admin_state_sources(admin),
+        "operational_state": OP_STATES.get(raw.get("srv_op_state"), str(raw.get("srv_op_state"))),
+        "weight": raw.get("srv_uweight"),
+        "initial_weight": raw.get("srv_iweight"),
+        "health": "enabled" if check_enabled else "disabled",
+        "health_configured": check_configured,
+        "agent": "enabled" if agent_enabled else "disabled",
+        "agent_configured": agent_configured,
+        "check_state": check,
+        "agent_state": agent,
+    }
+
+
+def parse_stat_csv(lines):
+    """``show stat`` CSV -> list of dicts keyed by column name (never by index)."""
+    lines = iter(lines)
+    header = None
+    for line in lines:
+        if line.startswith("# "):
+            header = next(csv.reader([line[2:]]))
+            break
+        if line.strip():
+            raise ProtocolError("unexpected 'show stat' header: %r" % line[:200])
+    if header is None:
+        return []
+    rows = []
+    for row in csv.reader(line for line in lines if line):
+        rows.append(dict(zip(header, row)))
+    return rows
+
+
+def parse_info(lines):
+    """``show info`` -> dict (split on the first ': ')."""
+    info = {}
+    for line in lines:
+        if ": " in line:
+            key, value = line.split(": ", 1)
+            info[key] = value
+        elif line.endswith(":"):
+            info[line[:-1]] = ""
+    return info
+
+
+def parse_table_header(line):
+    match = _TABLE_HEADER.match(line)
+    if not match:
+        return None
+    return {"name": match.group("name"), "type": match.group("type"),
+            "size": int(match.group("size")), "used": int(match.group("used"))}
+
+
+def parse_table_list(lines):
+    """``show table`` -> list of ``{name, type, size, used}``."""
+    tables = []
+    for line in lines:
+        header = parse_table_header(line)
+        if header:
+            tables.append(header)
+        elif line.strip():
+            raise ProtocolError("unexpected 'show table' line: %r" % line[:200])
+    return tables
+
+
+def unescape_key(text):
+    r"""Undo ``show table``'s escaping of string keys (``\ ``, ``\\``, ``\=``, ``\xNN``)."""
+    if "\\" not in text:
+        return text
+    out, index = [], 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\" and index + 1 < len(text):
+            nxt = text[index + 1]
+            if nxt == "x" and re.match(r"[0-9a-fA-F]{2}", text[index + 2:index + 4]):
+                out.append(chr(int(text[index + 2:index + 4], 16)))
+                index += 4
+                continue
+            out.append({"n": "\n", "r": "\r", "t": "\t", "e": "\x1b"}.get(nxt, nxt))
+            index += 2
+            continue
+        out.append(char)
+        index += 1
+    return "".join(out)
+
+
+def _split_escaped(text):
+    """Split on spaces not preceded by a backslash escape."""
+    words, current, index = [], [], 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\" and index + 1 < len(text):
+            current.append(text[index:index + 2])
+            index += 2
+            continue
+        if char == " ":
+            if current:
+                words.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+        index += 1
+    if current:
+        words.append("".join(current))
+    return words
+
+
+def parse_table_entry(line):
+    """One entry line of ``show table <t>``.
+
+    2.6: ``0x..: key=K use=N exp=MS name=V name(period)=V ...``; 2.7+ adds
+    ``shard=N`` after ``exp``. Returns ``{key, use, exp, data}`` (``shard``
+    when present); ``data`` maps ``name`` or ``name(period)`` to its value.
+    """
+    head, sep, rest = line.partition(": ")
+    if not sep or not head.startswith("0x"):
+        return None
+    entry = {"key": None, "use": 0, "exp": None, "data": {}}
+    for word in _split_escaped(rest):
+        name, eq, value = word.partition("=")
+        if not eq:
+            continue
+        if name == "key":
+            entry["key"] = unescape_key(value)
+        elif name in ("use", "exp", "shard"):
+            entry[name] = _int(value)
+        else:
+            base = name.split("(", 1)[0]
+            entry["data"][base] = _int(value)
+    return entry
+
+
+class TableDump(object):
+    """Streaming consumer of ``show table <t> [...]``.
+
+    Counts every entry and the ones in use while keeping at most ``limit``
+    of them, so a table of millions of entries costs constant memory.
+    """
+
+    def __init__(self, limit=100):
+        self.limit = limit
+        self.header = None
+        self.count = 0
+        self.in_use = 0
+        self.entries = []
+        self.in_use_keys = []
+
+    def consume(self, lines):
+        for line in lines:
+            if line.startswith("# table:"):
+                self.header = parse_table_header(line)
+                continue
+            entry = parse_table_entry(line)
+            if entry is None:
+                continue
+            self.count += 1
+            if entry["use"]:
+                self.in_use += 1
+                if len(self.in_use_keys) < self.limit:
+                    self.in_use_keys.append(entry["key"])
+            if len(self.entries) < self.limit:
+                self.entries.append(entry)
+        return self
+
+
+def parse_table_entries(lines):
+    """Every entry of a (small) ``show table <t> ...`` answer."""
+    entries = []
+    for line in lines:
+        entry = parse_table_entry(line)
+        if entry is not None:
+            entries.append(entry)
+    return entries
+
+
+def parse_weight(lines):
+    """``get weight`` -> ``(current, initial)``."""
+    for line in lines:
+        match = _WEIGHT.match(line.strip())
+        if match:
+            return int(match.group(1)), int(match.group(2))
+    raise ProtocolError("unexpected 'get weight' answer")
+
+
+def parse_cli_level(lines):
+    for line in lines:
+        if line.strip():
+            return line.strip()
+    return None

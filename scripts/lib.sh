@@ -1,0 +1,55 @@
+# shellcheck shell=bash
+# Common environment for every script of this repository. Source it; do not run it.
+# Sets REPO, the podman configuration, and helpers to install what the scripts need.
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export REPO
+export CONTAINERS_CONF="$REPO/containers.conf"
+VENV="${LBOPS_VENV:-$REPO/.venv}"
+export VENV
+export ANSIBLE_NOCOLOR="${ANSIBLE_NOCOLOR:-1}"
+export PY_COLORS=0
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# Install Debian packages that are missing (apt-get update once per run).
+ensure_apt() {
+    local missing=() p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "apt-get install ${missing[*]}"
+    if [ -z "${_LBOPS_APT_UPDATED:-}" ]; then
+        apt-get update -qq
+        _LBOPS_APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Create or refresh the project's virtual environment from requirements.txt.
+ensure_venv() {
+    ensure_apt python3-venv 2>/dev/null || true
+    local stamp="$VENV/.requirements.sha256" want
+    want="$(sha256sum "$REPO/requirements.txt" | cut -d' ' -f1)"
+    if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        log "creating Python environment in $VENV"
+        python3 -m venv "$VENV"
+        "$VENV/bin/pip" install -q --upgrade pip >/dev/null
+        "$VENV/bin/pip" install -q -r "$REPO/requirements.txt"
+        echo "$want" > "$stamp"
+    fi
+    export PATH="$VENV/bin:$PATH"
+}
+
+# Install this collection (as it is in the work tree) where ansible finds it,
+# in a private collections path. Sets ANSIBLE_COLLECTIONS_PATH.
+COLLECTIONS_ROOT="${LBOPS_COLLECTIONS_ROOT:-$REPO/.cache/collections}"
+install_collection() {
+    local dest="$COLLECTIONS_ROOT/ansible_collections/lbops/haproxy"
+    mkdir -p "$dest"
+    rsync -a --delete --exclude .git --exclude .venv --exclude .cache \
+        --exclude tests/output --exclude '__pycache__' "$REPO/" "$dest/"
+    export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS_ROOT"
+    export ANSIBLE_COLLECTIONS_PATHS="$COLLECTIONS_ROOT"
+}
