@@ -44,12 +44,14 @@ ensure_venv() {
 
 # Install this collection (as it is in the work tree) where ansible finds it,
 # in a private collections path. Sets ANSIBLE_COLLECTIONS_PATH.
-COLLECTIONS_ROOT="${LBOPS_COLLECTIONS_ROOT:-$REPO/.cache/collections}"
+COLLECTIONS_ROOT="${LBOPS_COLLECTIONS_ROOT:-/var/tmp/lbops-collections-$(printf %s "$REPO" | md5sum | cut -c1-8)}"
 install_collection() {
     local dest="$COLLECTIONS_ROOT/ansible_collections/lbops/haproxy"
     mkdir -p "$dest"
     rsync -a --delete --exclude .git --exclude .venv --exclude .cache \
         --exclude tests/output --exclude '__pycache__' "$REPO/" "$dest/"
+    # ansible-test lists the collection's files with git when it is a repository.
+    (cd "$dest" && { [ -d .git ] || git init -q .; } && git add -A >/dev/null 2>&1) || true
     export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS_ROOT"
     export ANSIBLE_COLLECTIONS_PATHS="$COLLECTIONS_ROOT"
 }

@@ -9,9 +9,9 @@
 One :class:`Session` is one connection. It speaks the interactive mode
 (``prompt``) so that a batch of any size travels as several lines over that one
 connection: every command's reply is then preceded by the prompt ``"> "`` and
-ends with an empty line. The batch is written in full, the write side is
-half-closed, and the replies are read to EOF as a stream of lines, so a reply of
-a million lines is never held in memory.
+ends with an empty line. The batch is written in full, ending with ``quit``,
+and the replies are read to EOF as a stream of lines, so a reply of a million
+lines is never held in memory.
 """
 
 import errno
@@ -20,12 +20,12 @@ import socket
 import threading
 
 from ansible_collections.lbops.haproxy.plugins.module_utils._errors import (
+    ConnectError,
     ConnectionRefused,
     ProtocolError,
     SocketMissing,
     SocketPermissionDenied,
     SocketTimeout,
-    ConnectError,
 )
 
 # HAProxy reads a command line into one buffer (tune.bufsize, 16 kB by default).
@@ -70,7 +70,7 @@ class Target(object):
         except socket.timeout:
             sock.close()
             raise SocketTimeout("timed out after %ss connecting to the socket" % timeout, self.spec)
-        except (OSError, IOError) as exc:
+        except OSError as exc:
             sock.close()
             code = exc.errno
             if code in (errno.ENOENT, errno.ENOTDIR):
@@ -135,9 +135,11 @@ class Session(object):
         sock = self.target.connect(self.timeout)
         writer = None
         try:
+            # No half-close: the batch ends with 'quit', and HAProxy 2.6 resets a
+            # connection whose write side is shut while it still holds unprocessed
+            # commands (seen on batches of about 1,500 'set table' and more).
             if len(data) <= 65536:
                 sock.sendall(data)
-                sock.shutdown(socket.SHUT_WR)
             else:
                 # Large batches: HAProxy stops reading when its output buffer is
                 # full, so write from a thread while the replies are read here.
@@ -163,7 +165,7 @@ class Session(object):
                 else:
                     body = reader.data_reply(first)
                     yield body
-                    for dummy in body:
+                    for _dummy in body:
                         pass
             if writer is not None:
                 writer.join(self.timeout)
@@ -184,7 +186,6 @@ class _Writer(threading.Thread):
     def run(self):
         try:
             self.sock.sendall(self.data)
-            self.sock.shutdown(socket.SHUT_WR)
         except Exception as exc:  # reported by the reader's thread
             self.error = exc
 
@@ -215,7 +216,7 @@ class _LineReader(object):
                 chunk = self.sock.recv(262144)
             except socket.timeout:
                 raise SocketTimeout("timed out after %ss waiting for HAProxy's answer" % self.timeout, str(self.target))
-            except (OSError, IOError) as exc:
+            except OSError as exc:
                 raise ConnectError("connection lost: %s" % (exc.strerror or exc), str(self.target))
             if not chunk:
                 self.eof = True
@@ -250,6 +251,5 @@ class _LineReader(object):
             if first == "":
                 return
             yield first
-            for line in self.reply_lines():
-                yield line
+            yield from self.reply_lines()
         return generate()
