@@ -8,10 +8,10 @@ ensure_venv
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 ansible-galaxy collection build --force --output-path "$out" "$REPO" >/dev/null
-artifact="$(ls "$out"/lbops-haproxy-*.tar.gz)"
+artifact="$(find "$out" -maxdepth 1 -name 'lbops-haproxy-*.tar.gz' | head -n 1)"
 log "built $(basename "$artifact")"
 ansible-galaxy collection install --force -p "$out/installed" "$artifact" >/dev/null
-modules=$(cd "$REPO/plugins/modules" && ls ./*.py | sed 's|^\./||; s|\.py$||')
+modules=$(find "$REPO/plugins/modules" -maxdepth 1 -name '*.py' ! -name '__init__.py' -printf '%f\n' | sed 's|\.py$||' | sort)
 for m in $modules; do
     ANSIBLE_COLLECTIONS_PATH="$out/installed" ansible-doc "lbops.haproxy.$m" >"$out/doc.txt"
     grep -q "lbops.haproxy.$m" "$out/doc.txt" || { echo "ansible-doc did not render lbops.haproxy.$m" >&2; exit 1; }

@@ -16,6 +16,6 @@ ansible-test integration --python "$(python -c 'import sys; print("%d.%d" % sys.
     --color no "$@" || rc=$?
 # Leave no test instance behind.
 for pidfile in /tmp/lbops-it/*/haproxy.pid /tmp/lbops-it/silent.pid; do
-    [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
+    if [ -f "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
 done
 exit $rc

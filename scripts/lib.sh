@@ -55,3 +55,9 @@ install_collection() {
     export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS_ROOT"
     export ANSIBLE_COLLECTIONS_PATHS="$COLLECTIONS_ROOT"
 }
+
+# Make sure the local Molecule image (localhost/lbops-debian12-systemd:latest) exists;
+# builds it without any registry when missing (scripts/build-image.sh, ~1-2 min).
+ensure_image() {
+    "$REPO/scripts/build-image.sh" "$@"
+}

@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
-# ansible-test sanity (no ignore file), ruff, yamllint and ansible-lint.
+# ansible-test sanity (all tests, no ignore file), ruff, yamllint and ansible-lint.
+# Every step runs even when an earlier one fails; the script fails if any did.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ensure_apt rsync python3-venv shellcheck
 ensure_venv
 install_collection
 py="$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-log "ruff"
-(cd "$REPO" && ruff check --no-cache .)
-log "yamllint"
-(cd "$REPO" && yamllint -s .)
-# ansible-test bootstraps pip in its sanity venvs from a host this machine cannot
-# reach; seed its cache with a stand-in that uses ensurepip and the package index.
+
+failed=()
+step() {
+    local name="$1"
+    shift
+    log "$name"
+    if ! "$@"; then
+        log "$name: FAILED"
+        failed+=("$name")
+    fi
+}
+
+# ansible-test bootstraps pip in each sanity virtual environment with a get-pip.py
+# downloaded from a host this machine cannot reach (ci-files.testing.ansible.com),
+# unless the script is already in its cache: seed the cache with our stand-in,
+# which installs the pinned pip from the package index in the same way.
 pipver="$(python - <<'PY'
 import re, ansible_test, pathlib
 text = (pathlib.Path(ansible_test.__file__).parent / "_internal/python_requirements.py").read_text()
@@ -20,10 +31,23 @@ PY
 )"
 mkdir -p "$HOME/.ansible/test/cache"
 cp "$REPO/scripts/ansible-test/get_pip_offline.py" "$HOME/.ansible/test/cache/get_pip_${pipver//./_}.py"
-cd "$COLLECTIONS_ROOT/ansible_collections/lbops/haproxy"
-log "ansible-test sanity"
-ansible-test sanity --python "$py" --requirements --color no
-if [ -d roles ] && [ -n "$(ls -A roles 2>/dev/null)" ]; then
-    log "ansible-lint (production profile)"
-    (cd "$REPO" && ansible-lint --profile production --offline)
+
+run_ruff() { (cd "$REPO" && ruff check --no-cache .); }
+run_yamllint() { (cd "$REPO" && yamllint -s .); }
+run_ansible_test() {
+    (cd "$COLLECTIONS_ROOT/ansible_collections/lbops/haproxy" && ansible-test sanity --python "$py" --requirements --color no)
+}
+run_ansible_lint() { (cd "$REPO" && env -u ANSIBLE_COLLECTIONS_PATHS ansible-lint --profile production --offline --nocolor); }
+
+step ruff run_ruff
+step yamllint run_yamllint
+step "ansible-test sanity" run_ansible_test
+if [ -d "$REPO/roles" ] && [ -n "$(ls -A "$REPO/roles" 2>/dev/null)" ]; then
+    step "ansible-lint (production profile)" run_ansible_lint
 fi
+
+if [ ${#failed[@]} -gt 0 ]; then
+    log "failed: ${failed[*]}"
+    exit 1
+fi
+log "sanity: all passed"

@@ -1,27 +1,72 @@
 """Stand-in for pip's get-pip.py bootstrap script, for machines that cannot reach
-the host ansible-test downloads it from (PyPI itself is reachable).
+the host ansible-test downloads it from (the package index itself is reachable).
 
-ansible-test runs the cached script inside a fresh virtual environment with the
-arguments of a `pip install`. This installs the interpreter's bundled pip with
-ensurepip, then runs `pip install` with those arguments, which fetches the
-requested pip version from the package index.
+ansible-test seeds ~/.ansible/test/cache/get_pip_<version>.py with the real script
+when it can download it. It runs the cached script in-process (runpy, through
+ansible_test/_util/target/setup/quiet_pip.py) with the interpreter of a fresh,
+empty virtual environment and the arguments of a `pip install` (e.g. `pip==24.2`),
+plus get-pip's own `--no-setuptools` and `--no-wheel` flags.
+
+Like get-pip.py, this runs pip in the running interpreter, from a wheel put on
+sys.path, so that packages go to that interpreter's environment: the wheel is
+the one bundled with the interpreter's ensurepip module. That pip then installs
+the requested pip version (and setuptools and wheel unless told not to) from the
+package index.
 """
 import ensurepip
+import glob
+import importlib
 import os
-import subprocess
 import sys
 
 # ansible-test runs this with a scrubbed environment; keep the system CA bundle
 # in use so that an intercepting proxy trusted by the system is trusted here too.
 SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
-if "REQUESTS_CA_BUNDLE" not in os.environ and os.path.exists(SYSTEM_BUNDLE):
-    os.environ["REQUESTS_CA_BUNDLE"] = SYSTEM_BUNDLE
+if os.path.exists(SYSTEM_BUNDLE):
+    for name in ("PIP_CERT", "REQUESTS_CA_BUNDLE"):
+        os.environ.setdefault(name, SYSTEM_BUNDLE)
 
-# get-pip's own flags; the rest are `pip install` arguments.
 OWN_FLAGS = ("--no-setuptools", "--no-wheel")
-args = [arg for arg in sys.argv[1:] if arg not in OWN_FLAGS]
-ensurepip.bootstrap(upgrade=True)
-status = subprocess.call([sys.executable, "-m", "pip", "install"] + args)
-if status == 0 and "--no-setuptools" in sys.argv[1:]:
-    status = subprocess.call([sys.executable, "-m", "pip", "uninstall", "-q", "-y", "setuptools"])
-sys.exit(status)
+
+
+def bundled_pip_wheel():
+    """Return the path of the pip wheel bundled with this interpreter's ensurepip."""
+    try:
+        # CPython 3.11/3.12: {name: _Package(version, wheel_name, wheel_path)};
+        # wheel_path is set when a distribution points ensurepip at its own wheels.
+        package = ensurepip._get_packages()["pip"]
+        if package.wheel_path:
+            return package.wheel_path
+        return os.path.join(os.path.dirname(ensurepip.__file__), "_bundled", package.wheel_name)
+    except (AttributeError, KeyError, TypeError):
+        pass
+    directories = [os.path.join(os.path.dirname(ensurepip.__file__), "_bundled")]
+    directories.append(getattr(ensurepip, "_WHEEL_PKG_DIR", None) or "/usr/share/python-wheels")
+    for directory in directories:
+        wheels = sorted(glob.glob(os.path.join(directory, "pip-*.whl")))
+        if wheels:
+            return wheels[-1]
+    sys.exit("get_pip_offline: no pip wheel bundled with ensurepip for %s" % sys.executable)
+
+
+def main():
+    argv = sys.argv[1:]
+    args = [arg for arg in argv if arg not in OWN_FLAGS]
+    if "--no-setuptools" not in argv:
+        args.append("setuptools")
+    if "--no-wheel" not in argv:
+        args.append("wheel")
+
+    wheel = bundled_pip_wheel()
+    # Importing pip from the wheel (a zip file) works: it is pure Python. Put it
+    # first so that no other pip on sys.path is used.
+    sys.path.insert(0, wheel)
+    for name in [module for module in sys.modules if module == "pip" or module.startswith("pip.")]:
+        del sys.modules[name]
+
+    pip_main = importlib.import_module("pip._internal.cli.main").main
+    return pip_main(["install", "--upgrade", "--force-reinstall", "--no-warn-script-location"] + args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

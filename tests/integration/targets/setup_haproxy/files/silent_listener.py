@@ -13,7 +13,7 @@ held = []
 deadline = time.time() + lifetime
 while time.time() < deadline:
     try:
-        conn, _ = server.accept()
+        conn, dummy = server.accept()
         held.append(conn)
     except socket.timeout:
         pass

@@ -1,0 +1,266 @@
+"""Benchmark of lbops.haproxy's runtime modules against their peers, in one run.
+
+Not a test: it prints wall times and ratios measured on this machine, now.
+
+1. One HAProxy with a 100-server backend; every variant takes all 100 servers
+   from ready to maint (the state is reset, untimed, between variants):
+   - lbops.haproxy.haproxy_server, one task for the 100 servers;
+   - the same module in a loop of 100 tasks;
+   - community.general.haproxy in a loop over the 100 (PyPI's `ansible` package);
+   - a raw batched write on the socket (no Ansible at all);
+   - the one-task form again, now a no-op: its time, and how many connections
+     it opened on the socket (HAProxy's CumConns, read before and after).
+2. A stick table of 1,000,000 entries: time to fill it (raw batched writes), to
+   count it (haproxy_info: the table list; haproxy_table in check mode: streams
+   the whole dump) and to clear it (haproxy_table state=absent), with the peak
+   resident memory of the module process.
+
+Usage: benchmarks/run.sh  (sets up the environment, then runs this file)
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SERVERS = ["srv%d" % n for n in range(1, 101)]
+TABLE_ENTRIES = int(os.environ.get("BENCH_TABLE_ENTRIES", "1000000"))
+
+
+def cli(sock_path, commands):
+    """Raw batched CLI session: one connection, returns the raw answer."""
+    lines, current, size = [], [], 0
+    for command in commands:
+        if current and size + len(command) + 1 > 8000:
+            lines.append(";".join(current))
+            current, size = [], 0
+        current.append(command)
+        size += len(command) + 1
+    if current:
+        lines.append(";".join(current))
+    payload = ("prompt\n" + "".join(line + "\n" for line in lines) + "quit\n").encode()
+    conn = socket.socket(socket.AF_UNIX)
+    conn.settimeout(120)
+    conn.connect(sock_path)
+    writer = threading.Thread(target=lambda: (conn.sendall(payload), conn.shutdown(socket.SHUT_WR)))
+    writer.start()
+    chunks = []
+    while True:
+        chunk = conn.recv(1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    writer.join()
+    conn.close()
+    return b"".join(chunks).decode()
+
+
+def show_info(sock_path):
+    out = subprocess.run(["socat", "stdio", sock_path], input=b"show info\n", capture_output=True, check=True).stdout.decode()
+    return dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+
+
+def playbook(workdir, name, tasks, extra_env=None):
+    path = os.path.join(workdir, name + ".yml")
+    with open(path, "w") as handle:
+        json.dump([{"name": name, "hosts": "localhost", "gather_facts": False, "tasks": tasks}], handle)
+    env = dict(os.environ)
+    env.update(extra_env or {})
+    start = time.monotonic()
+    proc = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", path], capture_output=True, env=env, text=True, check=False)
+    elapsed = time.monotonic() - start
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
+        raise SystemExit("playbook %s failed" % name)
+    return elapsed
+
+
+def timed_tasks(label, tasks):
+    """Wrap tasks with time stamps so the playbook's own start-up is not counted."""
+    start = {"name": "t0 " + label, "ansible.builtin.set_fact": {"_t0": "{{ now(fmt='%s.%f') }}"}}
+    stop = {"name": "t1 " + label, "ansible.builtin.set_fact": {"_t1": "{{ now(fmt='%s.%f') }}"}}
+    save = {"name": "report " + label,
+            "ansible.builtin.copy": {"dest": "{{ result_file }}", "mode": "0600", "content": "{{ (_t1 | float) - (_t0 | float) }}"}}
+    return [start] + tasks + [stop, save]
+
+
+def run_timed(workdir, label, tasks, extra_env=None):
+    result_file = os.path.join(workdir, label + ".time")
+    wrapped = [{"ansible.builtin.set_fact": {"result_file": result_file}}] + timed_tasks(label, tasks)
+    playbook(workdir, label, wrapped, extra_env)
+    with open(result_file) as handle:
+        return float(handle.read())
+
+
+def reset_ready(sock_path):
+    cli(sock_path, ["set server be_big/%s state ready" % s for s in SERVERS])
+
+
+def all_maint(sock_path):
+    out = cli(sock_path, ["show servers state be_big"])
+    admin = []
+    for line in out.splitlines():
+        fields = line.lstrip("> ").split(" ")
+        if len(fields) > 6 and fields[1] == "be_big":
+            admin.append(int(fields[6]) & 1)
+    return len(admin) == 100 and all(admin)
+
+
+def peak_rss_wrapper(workdir):
+    """An interpreter wrapper that records each Python process's peak RSS (kB)."""
+    wrapper = os.path.join(workdir, "python-rss")
+    log = os.path.join(workdir, "rss.log")
+    with open(wrapper, "w") as handle:
+        handle.write("#!/bin/sh\nexec /usr/bin/time -a -o %s -f '%%M' %s \"$@\"\n" % (log, sys.executable))
+    os.chmod(wrapper, 0o755)
+    return wrapper, log
+
+
+def main():
+    workdir = tempfile.mkdtemp(prefix="lbops-bench-")
+    sock_path = os.path.join(workdir, "admin.sock")
+    with open(os.path.join(HERE, "haproxy-bench.cfg.j2")) as handle:
+        template = handle.read()
+    config = template.replace("{{ bench_dir }}", workdir)
+    body = []
+    for line in config.splitlines():
+        if line.startswith("{% for"):
+            continue
+        if line.startswith("{% endfor"):
+            continue
+        if "{{ n }}" in line:
+            body.extend(line.replace("{{ n }}", str(n)).replace("{{ 20000 + n }}", str(20000 + n)) for n in range(1, 101))
+            continue
+        body.append(line)
+    cfg_path = os.path.join(workdir, "haproxy.cfg")
+    with open(cfg_path, "w") as handle:
+        handle.write("\n".join(body) + "\n")
+    pidfile = os.path.join(workdir, "haproxy.pid")
+    subprocess.run(["haproxy", "-c", "-q", "-f", cfg_path], check=True)
+    subprocess.run(["haproxy", "-D", "-f", cfg_path, "-p", pidfile], check=True)
+    try:
+        for _attempt in range(50):
+            if os.path.exists(sock_path):
+                break
+            time.sleep(0.1)
+        results = bench_servers(workdir, sock_path)
+        results.update(bench_table(workdir, sock_path))
+    finally:
+        with open(pidfile) as handle:
+            for pid in handle.read().split():
+                try:
+                    os.kill(int(pid), 15)
+                except OSError:
+                    pass
+        shutil.rmtree(workdir, ignore_errors=True)
+    report(results)
+
+
+def bench_servers(workdir, sock_path):
+    base = {"socket": sock_path, "backend": "be_big"}
+    one_task = [{"name": "all 100 in one task", "lbops.haproxy.haproxy_server": dict(base, name=SERVERS, state="maint")}]
+    loop = [{"name": "one task per server", "lbops.haproxy.haproxy_server": dict(base, name="{{ item }}", state="maint"),
+             "loop": SERVERS}]
+    peer = [{"name": "community.general.haproxy", "community.general.haproxy": {
+        "socket": sock_path, "backend": "be_big", "host": "{{ item }}", "state": "disabled"}, "loop": SERVERS}]
+    results = {}
+    reset_ready(sock_path)
+    results["one_task"] = run_timed(workdir, "one_task", one_task)
+    assert all_maint(sock_path), "one-task variant did not put the 100 servers in maint"
+    before = int(show_info(sock_path)["CumConns"])
+    results["noop"] = run_timed(workdir, "noop", one_task)
+    after = int(show_info(sock_path)["CumConns"])
+    # The first show_info connection is counted in `before`'s own total.
+    results["noop_connections"] = after - before - 1
+    reset_ready(sock_path)
+    results["loop_100_tasks"] = run_timed(workdir, "loop", loop)
+    assert all_maint(sock_path), "loop variant did not put the 100 servers in maint"
+    reset_ready(sock_path)
+    results["community_general"] = run_timed(workdir, "peer", peer)
+    assert all_maint(sock_path), "community.general.haproxy did not put the 100 servers in maint"
+    reset_ready(sock_path)
+    start = time.monotonic()
+    cli(sock_path, ["set server be_big/%s state maint" % s for s in SERVERS])
+    results["raw_batched_write"] = time.monotonic() - start
+    assert all_maint(sock_path), "raw write did not put the 100 servers in maint"
+    return results
+
+
+def bench_table(workdir, sock_path):
+    results = {}
+    keys = ("%d.%d.%d.%d" % (10 + (n >> 24), (n >> 16) & 255, (n >> 8) & 255, n & 255) for n in range(TABLE_ENTRIES))
+    start = time.monotonic()
+    batch = []
+    for key in keys:
+        batch.append("set table big_table key %s data.gpc0 1" % key)
+        if len(batch) == 100000:
+            cli(sock_path, batch)
+            batch = []
+    if batch:
+        cli(sock_path, batch)
+    results["table_fill"] = time.monotonic() - start
+    used = int(cli(sock_path, ["show table"]).split("big_table, type: ip, size:1100000, used:")[1].split()[0])
+    results["table_entries"] = used
+    wrapper, rss_log = peak_rss_wrapper(workdir)
+    env = {"ANSIBLE_PYTHON_INTERPRETER": wrapper}
+    info = [{"lbops.haproxy.haproxy_info": {"socket": sock_path}, "register": "_info"}]
+    results["table_count_info"] = run_timed(workdir, "count_info", info)
+    check = [{"lbops.haproxy.haproxy_table": {"socket": sock_path, "name": "big_table", "state": "absent"},
+              "check_mode": True, "register": "_predict"}]
+    open(rss_log, "w").close()
+    results["table_count_stream"] = run_timed(workdir, "count_stream", check, env)
+    results["table_count_stream_peak_rss_mb"] = max_rss(rss_log)
+    clear = [{"lbops.haproxy.haproxy_table": {"socket": sock_path, "name": "big_table", "state": "absent"}}]
+    open(rss_log, "w").close()
+    results["table_clear"] = run_timed(workdir, "clear", clear, env)
+    results["table_clear_peak_rss_mb"] = max_rss(rss_log)
+    left = int(cli(sock_path, ["show table"]).split("big_table, type: ip, size:1100000, used:")[1].split()[0])
+    assert left == 0, "%d entries left after the clear" % left
+    return results
+
+
+def max_rss(path):
+    with open(path) as handle:
+        values = [int(line) for line in handle.read().split() if line.isdigit()]
+    return round(max(values) / 1024.0, 1) if values else None
+
+
+def report(r):
+    print("")
+    print("lbops.haproxy benchmark (wall seconds of the tasks, measured in one run)")
+    print("-" * 72)
+    rows = [
+        ("haproxy_server, 100 servers in one task", r["one_task"]),
+        ("haproxy_server, loop of 100 tasks", r["loop_100_tasks"]),
+        ("community.general.haproxy, loop of 100", r["community_general"]),
+        ("raw batched socket write (no Ansible)", r["raw_batched_write"]),
+        ("haproxy_server one task, no-op repeat", r["noop"]),
+    ]
+    for label, value in rows:
+        print("%-48s %10.3f s" % (label, value))
+    print("%-48s %10d" % ("connections opened by the no-op repeat", r["noop_connections"]))
+    print("-" * 72)
+    print("ratio community.general / one task            %10.1f x" % (r["community_general"] / r["one_task"]))
+    print("ratio loop of 100 tasks / one task            %10.1f x" % (r["loop_100_tasks"] / r["one_task"]))
+    print("ratio one task / raw batched write            %10.1f x" % (r["one_task"] / r["raw_batched_write"]))
+    print("-" * 72)
+    print("stick table: %d entries" % r["table_entries"])
+    print("%-48s %10.3f s" % ("fill (raw batched set table)", r["table_fill"]))
+    print("%-48s %10.3f s" % ("count: haproxy_info (table list)", r["table_count_info"]))
+    print("%-48s %10.3f s  (peak RSS %s MB)" % ("count: haproxy_table check mode (streams)", r["table_count_stream"],
+                                                r["table_count_stream_peak_rss_mb"]))
+    print("%-48s %10.3f s  (peak RSS %s MB)" % ("clear: haproxy_table state=absent", r["table_clear"], r["table_clear_peak_rss_mb"]))
+    print(json.dumps(r, sort_keys=True))
+    target = r["community_general"] / r["one_task"]
+    print("target (one task >= 20x faster than community.general.haproxy): %s" % ("met" if target >= 20 else "NOT met"))
+    print("target (no-op = one read connection per socket): %s" % ("met" if r["noop_connections"] == 1 else "NOT met"))
+
+
+if __name__ == "__main__":
+    main()
