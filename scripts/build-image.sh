@@ -47,6 +47,9 @@ if [ "$force" -eq 0 ] && podman image exists "$IMAGE"; then
     exit 0
 fi
 
+old_image_id="$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)"
+old_base_id="$(podman image inspect --format '{{.Id}}' "$BASE_IMAGE" 2>/dev/null || true)"
+
 # --- which mirror does the host use? ------------------------------------------
 # Prints the first URI of an enabled apt source (one-line .list or deb822 .sources)
 # that serves the suite given as $1 (exactly; "bookworm" does not match
@@ -135,6 +138,15 @@ podman build --pull=never --network=host \
     --build-arg "DEBIAN_SECURITY_MIRROR=$SECURITY_MIRROR" \
     -t "$IMAGE" -f "$REPO/scripts/image/Containerfile" "$REPO/scripts/image"
 t3=$(date +%s)
+
+# With --force, drop the images this build replaced (left untagged), unless a
+# container still uses them.
+for id in $old_image_id $old_base_id; do
+    if [ -n "$(podman image inspect --format '{{.RepoTags}}' "$id" 2>/dev/null | tr -d '[]')" ]; then
+        continue  # still tagged (nothing changed)
+    fi
+    podman rmi "$id" >/dev/null 2>&1 || true
+done
 
 log "built $IMAGE in $((t3 - t0))s (debootstrap $((t1 - t0))s, import $((t2 - t1))s, build $((t3 - t2))s)"
 podman image ls --filter "reference=localhost/lbops-debian12-*" >&2

@@ -55,13 +55,15 @@ def _run_one(function, client):
     return result
 
 
-def run_on_targets(module, function, clients=None):
+def run_on_targets(module, function, clients=None, finish=None):
     """Run ``function(client) -> dict`` on every target in parallel and exit the module.
 
     Each per-target dict carries ``changed`` and, for diff mode, ``diff``
     (``{before, after}``). The module's result has ``changed``,
     ``results`` (one per target, in the order given) and a ``diff`` keyed by
     target. A failure fails the task, naming the targets already changed.
+    ``finish(output)``, when given, may add keys (``ansible_facts``, say) to
+    the module's result just before it exits.
     """
     try:
         clients = clients if clients is not None else make_clients(module.params)
@@ -81,6 +83,8 @@ def run_on_targets(module, function, clients=None):
         }
     for result in results:
         result.pop("diff", None)
+    if finish is not None:
+        finish(output)
     failed = [result for result in results if result["failed"]]
     if failed:
         messages = [result["msg"] for result in failed]

@@ -208,6 +208,9 @@ def unescape_key(text):
 
 def _split_escaped(text):
     """Split on spaces not preceded by a backslash escape."""
+    if "\\" not in text:
+        # The common case, and the hot path of million-entry dumps.
+        return [word for word in text.split(" ") if word]
     words, current, index = [], [], 0
     while index < len(text):
         char = text[index]
