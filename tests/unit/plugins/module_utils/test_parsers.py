@@ -1,0 +1,117 @@
+# Copyright: lbops.haproxy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Parsers of every runtime-API answer the modules read (2.6.12 samples, plus 2.7+ ``shard=``)."""
+
+import pytest
+
+from ansible_collections.lbops.haproxy.plugins.module_utils import _parsers as p
+from ansible_collections.lbops.haproxy.plugins.module_utils._errors import ProtocolError
+
+STATE_HEADER = ("# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight "
+                "srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state "
+                "srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port "
+                "srv_check_addr srv_agent_addr srv_agent_port")
+
+
+@pytest.mark.parametrize("bits, state", [(0, "ready"), (0x01, "maint"), (0x02, "maint"), (0x20, "maint"), (0x04, "ready"),
+                                         (0x08, "drain"), (0x10, "drain"), (0x09, "maint"), (0x0C, "drain")])
+def test_decode_admin_state(bits, state):
+    assert p.decode_admin_state(bits) == state
+
+
+def test_servers_state():
+    servers = p.parse_servers_state(["1", STATE_HEADER,
+                                     "3 be_app 4 s4 127.0.0.1 2 8 40 40 12 1 0 0 0 22 0 0 - 19104 - 0 0 - - 19997",
+                                     "4 be_x 1 x1 10.0.0.1 0 37 0 5 3 15 2 0 6 0 0 0 web.example 80 - 0 0 - - 0", ""])
+    s4, x1 = servers
+    assert (s4["backend"], s4["name"], s4["id"], s4["port"], s4["fqdn"]) == ("be_app", "s4", 4, 19104, None)
+    assert (s4["state"], s4["weight"], s4["initial_weight"], s4["operational_state"]) == ("drain", 40, 40, "up")
+    assert (s4["agent"], s4["agent_configured"], s4["health"], s4["health_configured"]) == ("enabled", True, "disabled", False)
+    assert x1["state"] == "maint" and x1["fqdn"] == "web.example"
+    assert x1["admin_state_sources"] == ["forced maint", "disabled in the configuration", "maint after a DNS resolution failure"]
+    assert (x1["health"], x1["operational_state"]) == ("enabled", "down")
+
+
+def test_servers_state_rejects_garbage():
+    with pytest.raises(ProtocolError):
+        p.parse_servers_state(["Can't find backend."])
+
+
+def test_stat_csv_maps_by_name_and_quotes():
+    rows = p.parse_stat_csv(['# pxname,svname,scur,status,-,extra,', 'be,"s,1",3,UP 1/3,,x,', "", 'fe,FRONTEND,0,OPEN,,y,'])
+    assert rows[0] == {"pxname": "be", "svname": "s,1", "scur": "3", "status": "UP 1/3", "-": "", "extra": "x", "": ""}
+    assert rows[1]["svname"] == "FRONTEND"
+    assert p.parse_stat_csv([]) == []
+    with pytest.raises(ProtocolError):
+        p.parse_stat_csv(["No such proxy."])
+
+
+def test_info_splits_on_first_colon_space():
+    info = p.parse_info(["Name: HAProxy", "Build info: 2.6.12 x: y", "node:", "Description: ", "garbage"])
+    assert info == {"Name": "HAProxy", "Build info": "2.6.12 x: y", "node": "", "Description": ""}
+
+
+def test_table_list():
+    tables = p.parse_table_list(["# table: fe_main, type: ip, size:1024, used:4",
+                                 "# table: mypeers/st, type: string, size:100, used:0", ""])
+    assert tables == [{"name": "fe_main", "type": "ip", "size": 1024, "used": 4},
+                      {"name": "mypeers/st", "type": "string", "size": 100, "used": 0}]
+    with pytest.raises(ProtocolError):
+        p.parse_table_list(["Unknown command"])
+
+
+@pytest.mark.parametrize("line, key, data, extra", [
+    ("0x5643fe4f34f0: key=10.1.1.1 use=0 exp=575943 gpc0=7 conn_rate(30000)=0", "10.1.1.1", {"gpc0": 7, "conn_rate": 0}, {}),
+    ("0x1: key=2001:db8::1 use=2 exp=10 gpc0=1", "2001:db8::1", {"gpc0": 1}, {"use": 2}),
+    ("0x1: key=42 use=0 exp=0 server_id=3", "42", {"server_id": 3}, {}),
+    ("0x1: key=0a0b0c0d00000000 use=0 exp=0 gpc0=0", "0a0b0c0d00000000", {"gpc0": 0}, {}),
+    ("0x1: key=a\\ b\\\\c\\=d use=0 exp=0 server_id=3 gpc0=0", "a b\\c=d", {"server_id": 3, "gpc0": 0}, {}),
+    ("0x1: key=tab\\there\\x01 use=0 exp=0 gpc0=0", "tab\there\x01", {"gpc0": 0}, {}),
+    ("0x1: key=10.1.1.1 use=1 exp=599000 shard=3 gpc0=2 http_req_rate(10000)=5", "10.1.1.1",
+     {"gpc0": 2, "http_req_rate": 5}, {"shard": 3, "use": 1}),
+    ("0x1: key=x use=0 exp=0 server_key=abc gpt0=1 bytes_in_cnt=123456789012", "x",
+     {"server_key": "abc", "gpt0": 1, "bytes_in_cnt": 123456789012}, {}),
+])
+def test_table_entry(line, key, data, extra):
+    entry = p.parse_table_entry(line)
+    assert entry["key"] == key
+    assert entry["data"] == data
+    for name, value in extra.items():
+        assert entry[name] == value
+    if "shard" not in extra:
+        assert "shard" not in entry
+
+
+def test_table_entry_ignores_other_lines():
+    assert p.parse_table_entry("# table: fe_main, type: ip, size:1024, used:4") is None
+    assert p.parse_table_entry("# contents not dumped due to insufficient privileges") is None
+
+
+def test_table_dump_streams():
+    consumed = []
+
+    def lines():
+        yield "# table: fe_main, type: ip, size:1024, used:5"
+        for index in range(5):
+            consumed.append(index)
+            yield "0x1: key=10.0.0.%d use=%d exp=1 gpc0=1" % (index, index % 2)
+    dump = p.TableDump(limit=2).consume(lines())
+    assert (dump.count, dump.in_use, dump.in_use_keys) == (5, 2, ["10.0.0.1", "10.0.0.3"])
+    assert [e["key"] for e in dump.entries] == ["10.0.0.0", "10.0.0.1"]
+    assert dump.header["used"] == 5
+    assert consumed == [0, 1, 2, 3, 4]
+
+
+def test_table_dump_of_user_level_socket_is_empty():
+    dump = p.TableDump().consume(["# table: fe_main, type: ip, size:1024, used:4",
+                                  "# contents not dumped due to insufficient privileges"])
+    assert dump.count == 0 and dump.header["used"] == 4
+
+
+def test_weight_and_level():
+    assert p.parse_weight(["50 (initial 50)"]) == (50, 50)
+    with pytest.raises(ProtocolError):
+        p.parse_weight(["No such server."])
+    assert p.parse_cli_level(["", "operator"]) == "operator"
+    assert p.parse_cli_level([]) is None

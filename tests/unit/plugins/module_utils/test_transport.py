@@ -1,0 +1,175 @@
+# Copyright: lbops.haproxy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Wire protocol against a fake HAProxy listening on a real Unix socket."""
+
+import os
+import socket
+import threading
+
+import pytest
+
+from ansible_collections.lbops.haproxy.plugins.module_utils import _transport as t
+from ansible_collections.lbops.haproxy.plugins.module_utils._errors import (
+    ConnectionRefused,
+    ProtocolError,
+    SocketMissing,
+    SocketTimeout,
+)
+
+
+class FakeCli(object):
+    """Accepts one connection per ``reply``, reads the payload up to ``quit``, answers, closes."""
+
+    def __init__(self, path, replies, wait_for_quit=True, chunk=None):
+        self.path = path
+        self.replies = list(replies)
+        self.received = []
+        self.wait_for_quit = wait_for_quit
+        self.chunk = chunk
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(path)
+        self.server.listen(5)
+        self.thread = threading.Thread(target=self.serve)
+        self.thread.daemon = True
+        self.thread.start()
+
+    def serve(self):
+        for reply in self.replies:
+            conn, dummy = self.server.accept()
+            data = b""
+            while self.wait_for_quit and not data.endswith(b"quit\n"):
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            self.received.append(data)
+            if reply is not None:
+                if self.chunk:
+                    for index in range(0, len(reply), self.chunk):
+                        conn.sendall(reply[index:index + self.chunk])
+                else:
+                    conn.sendall(reply)
+                conn.close()
+            else:
+                self.held = conn  # never answers
+        self.server.close()
+
+
+def interactive(*replies):
+    """What HAProxy sends in interactive mode: prompt's empty line, then '> ' + each reply."""
+    return b"\n> \n" + b"".join(b"> " + reply for reply in replies)
+
+
+@pytest.fixture
+def sock_path(tmp_path):
+    return str(tmp_path / "cli.sock")
+
+
+def collect(session, commands):
+    out = []
+    for reply in session.run(commands):
+        out.append(reply if isinstance(reply, t.Feedback) else list(reply))
+    return out
+
+
+def test_target_parsing():
+    assert t.Target("/run/haproxy/admin.sock").address == "/run/haproxy/admin.sock"
+    assert t.Target("unix@/run/a.sock").address == "/run/a.sock"
+    assert t.Target("ipv4@127.0.0.1:9999").address == ("127.0.0.1", 9999)
+    target = t.Target("ipv6@[::1]:9999")
+    assert (target.family, target.address) == (socket.AF_INET6, ("::1", 9999))
+    for bad in ("relative.sock", "ipv4@127.0.0.1", "ipv4@127.0.0.1:0", "abns@x", "fd@3", "ipv6@::1:9"):
+        with pytest.raises(ValueError):
+            t.Target(bad)
+
+
+def test_frame_lines():
+    assert t.frame_lines(["a", "b", "c"]) == ["a;b;c"]
+    lines = t.frame_lines(["x" * 30] * 10, max_bytes=100)
+    assert lines == [";".join(["x" * 30] * 3)] * 3 + ["x" * 30]
+    assert all(len(line) <= 100 for line in lines)
+    assert t.frame_lines(["y" * 200], max_bytes=100) == ["y" * 200]  # a single long command is never split
+    assert t.frame_lines([]) == []
+
+
+def test_session_framing_and_replies(sock_path):
+    reply = interactive(b"1 (initial 1)\n\n", b"\n", b"[3]: No such server.\n\n",
+                        b"Unknown command, but maybe one of the following ones is a better match:\n  help\n\n",
+                        b"[4]: IP changed from 'a' to 'b'\n\n", b"line1\nline2\n\n")
+    cli = FakeCli(sock_path, [reply])
+    commands = ["get weight be/s1", "set server be/s1 state ready", "set server be/zz state ready", "bogus",
+                "set server be/s1 addr b", "show x"]
+    out = collect(t.Session(t.Target(sock_path), 2), commands)
+    cli.thread.join(2)
+    assert cli.received == [b"prompt\nset severity-output number\nget weight be/s1;set server be/s1 state ready;"
+                            b"set server be/zz state ready;bogus;set server be/s1 addr b;show x\nquit\n"]
+    assert out[0] == ["1 (initial 1)"]
+    assert out[1] == []
+    assert (out[2].severity, out[2].text, out[2].is_error) == (3, "No such server.", True)
+    assert out[3].severity == 6 and out[3].is_error and out[3].text.startswith("Unknown command")
+    assert (out[4].severity, out[4].is_error) == (4, False)
+    assert out[5] == ["line1", "line2"]
+
+
+def test_session_streams_large_replies_in_small_chunks(sock_path):
+    body = b"".join(b"0x1: key=10.0.%d.%d use=0 exp=1 gpc0=1\n" % (i >> 8, i & 255) for i in range(20000))
+    cli = FakeCli(sock_path, [interactive(body + b"\n")], chunk=4093)
+    replies = t.Session(t.Target(sock_path), 2).run(["show table fe"])
+    lines = next(replies)
+    count = sum(1 for dummy in lines)
+    assert count == 20000
+    assert list(replies) == []
+    cli.thread.join(2)
+
+
+def test_large_batch_is_written_while_reading(sock_path, monkeypatch):
+    commands = ["set table fe key 10.0.%d.%d" % (i >> 8, i & 255) for i in range(5000)]
+    cli = FakeCli(sock_path, [interactive(*[b"\n"] * 5000)])
+    out = collect(t.Session(t.Target(sock_path), 5), commands)
+    cli.thread.join(2)
+    assert out == [[]] * 5000
+    payload = cli.received[0].decode()
+    lines = payload.split("\n")
+    assert lines[:2] == ["prompt", "set severity-output number"] and lines[-2:] == ["quit", ""]
+    assert all(len(line) <= t.MAX_LINE_BYTES for line in lines)
+    assert ";".join(lines[2:-2]).split(";") == commands
+
+
+def test_session_without_commands_connects_nowhere():
+    assert list(t.Session(t.Target("/nonexistent/x.sock"), 1).run([])) == []
+
+
+def test_missing_and_refused_sockets(tmp_path):
+    with pytest.raises(SocketMissing) as err:
+        list(t.Session(t.Target(str(tmp_path / "missing.sock")), 1).run(["show info"]))
+    assert "does not exist" in str(err.value) and "\n" not in str(err.value)
+    stale = str(tmp_path / "stale.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(stale)
+    server.close()  # the file stays, nobody listens
+    assert os.path.exists(stale)
+    with pytest.raises(ConnectionRefused):
+        list(t.Session(t.Target(stale), 1).run(["show info"]))
+
+
+def test_timeout(sock_path):
+    cli = FakeCli(sock_path, [None])  # keeps the connection open and silent
+    with pytest.raises(SocketTimeout) as err:
+        list(t.Session(t.Target(sock_path), 0.3).run(["show info"]))
+    assert "timed out after 0.3s" in str(err.value)
+    assert cli.received[0].endswith(b"show info\nquit\n")
+
+
+@pytest.mark.parametrize("reply, message", [
+    (b"", "closed before HAProxy answered"),
+    (b"garbage\n", "unexpected answer to 'prompt'"),
+    (b"\n> oops\n\n", "unexpected answer to 'set severity-output'"),
+    (b"\n> \nno prompt\n", "expected the prompt"),
+    (b"\n> \n", "closed before HAProxy answered 'show info'"),
+])
+def test_protocol_errors(sock_path, reply, message):
+    FakeCli(sock_path, [reply])
+    with pytest.raises(ProtocolError) as err:
+        collect(t.Session(t.Target(sock_path), 1), ["show info"])
+    assert message in str(err.value)

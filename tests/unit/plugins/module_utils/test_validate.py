@@ -1,0 +1,110 @@
+# Copyright: lbops.haproxy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Validation and escaping: everything refused here is refused before a socket is opened."""
+
+import pytest
+
+from ansible_collections.lbops.haproxy.plugins.module_utils import _validate as v
+from ansible_collections.lbops.haproxy.plugins.module_utils._errors import InvalidInput
+
+
+@pytest.mark.parametrize("raw, escaped", [("plain", "plain"), ("a b", "a\\ b"), ("a;b", "a\\;b"), ("a\\b", "a\\\\b"),
+                                          (7, "7"), ("é", "é")])
+def test_escape_arg(raw, escaped):
+    assert v.escape_arg(raw) == escaped
+
+
+@pytest.mark.parametrize("raw", ["a\nb", "a\rb", "a\tb", "\x00", "\x1b[0m", "\x7f"])
+def test_escape_arg_refuses_control_characters(raw):
+    with pytest.raises(InvalidInput):
+        v.escape_arg(raw)
+
+
+def test_check_name():
+    assert v.check_name("be_app", "backend") == "be_app"
+    assert v.check_name("#3", "server") == "#3"
+    assert v.check_name("mypeers/st", "table name") == "mypeers/st"
+    for bad in ("", None, "a b", "a;b", "a\\b", "a\nb"):
+        with pytest.raises(InvalidInput):
+            v.check_name(bad, "backend")
+    with pytest.raises(InvalidInput):
+        v.check_name("be/s1", "backend")
+
+
+@pytest.mark.parametrize("raw, parsed", [("0", (0, False)), (256, (256, False)), ("50%", (50, True)), (" 7 ", (7, False)),
+                                         ("100%", (100, True))])
+def test_parse_weight(raw, parsed):
+    assert v.parse_weight(raw) == parsed
+
+
+@pytest.mark.parametrize("raw", ["257", "-1", "abc", "1.5", "", "50 %", "1000%"])
+def test_parse_weight_refused(raw):
+    with pytest.raises(InvalidInput):
+        v.parse_weight(raw)
+
+
+def test_resolve_weight():
+    assert v.resolve_weight("50%", 25) == 12
+    assert v.resolve_weight("30", 25) == 30
+    with pytest.raises(InvalidInput):
+        v.resolve_weight("300%", 100)
+
+
+def test_address_and_port():
+    assert v.check_address("127.0.0.1") == "127.0.0.1"
+    assert v.check_address("2001:DB8::1") == "2001:db8::1"
+    with pytest.raises(InvalidInput):
+        v.check_address("web.example")
+    assert v.check_port("443") == 443
+    for bad in (0, 65536, "x", None):
+        with pytest.raises(InvalidInput):
+            v.check_port(bad)
+
+
+@pytest.mark.parametrize("key, ttype, canonical", [
+    ("10.0.0.1", "ip", "10.0.0.1"),
+    ("2001:DB8:0::1", "ipv6", "2001:db8::1"),
+    ("007", "integer", "7"),
+    ("4294967295", "integer", "4294967295"),
+    ("0A0b", "binary", "0a0b"),
+    ("any thing=x\\", "string", "any thing=x\\"),
+])
+def test_normalize_key(key, ttype, canonical):
+    assert v.normalize_key(key, ttype) == canonical
+
+
+@pytest.mark.parametrize("key, ttype", [
+    ("notanip", "ip"), ("::1", "ip"), ("10.0.0.256", "ip"), ("10.0.0", "ip"), ("", "ip"),
+    ("10.0.0.1", "ipv6"), ("-1", "integer"), ("4294967296", "integer"), ("1e3", "integer"),
+    ("abc", "binary"), ("0a0", "binary"), ("a\nb", "string"), ("x", "peers"),
+])
+def test_normalize_key_refused(key, ttype):
+    with pytest.raises(InvalidInput):
+        v.normalize_key(key, ttype)
+
+
+def test_data_types_and_values():
+    assert v.check_data_type("gpc0") == "gpc0"
+    assert v.check_data_type("http_req_rate(10000)") == "http_req_rate(10000)"
+    for bad in ("", "GPC0", "gpc 0", "data.gpc0", "gpc0;"):
+        with pytest.raises(InvalidInput):
+            v.check_data_type(bad)
+    assert v.check_data_value("gpc0", "12") == 12
+    for bad in (-1, "x", True, "1.5"):
+        with pytest.raises(InvalidInput):
+            v.check_data_value("gpc0", bad)
+
+
+def test_filters():
+    words = v.check_filters([{"data": "gpc0", "operator": "GT", "value": "5"}, {"data": "conn_cur", "operator": "eq", "value": -1}])
+    assert words == ["data.gpc0 gt 5", "data.conn_cur eq -1"]
+    assert v.check_filters(None) == []
+    assert len(v.check_filters([{"data": "gpc0", "operator": "ge", "value": 0}] * v.MAX_TABLE_FILTERS)) == 4
+    with pytest.raises(InvalidInput) as err:
+        v.check_filters([{"data": "gpc0", "operator": "ge", "value": 0}] * 5)
+    assert "at most 4" in str(err.value)
+    for bad in ({"data": "gpc0", "operator": "~", "value": 1}, {"data": "gpc0", "operator": "eq", "value": "x"},
+                {"data": "gpc0", "operator": "eq", "value": True}, {"data": "", "operator": "eq", "value": 1}):
+        with pytest.raises(InvalidInput):
+            v.check_filters([bad])

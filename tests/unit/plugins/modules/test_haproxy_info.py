@@ -1,0 +1,161 @@
+# Copyright: lbops.haproxy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""haproxy_info: one read batch per target, joined and decoded, as results and facts."""
+
+import json
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.lbops.haproxy.plugins.module_utils import _common
+from ansible_collections.lbops.haproxy.plugins.module_utils._client import RuntimeClient
+from ansible_collections.lbops.haproxy.plugins.module_utils._errors import InvalidInput
+from ansible_collections.lbops.haproxy.plugins.module_utils._info import check_gather, gather_facts
+from ansible_collections.lbops.haproxy.plugins.module_utils._transport import Feedback
+from ansible_collections.lbops.haproxy.plugins.modules import haproxy_info
+
+STATE_HEADER = ("# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight "
+                "srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state "
+                "srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port "
+                "srv_check_addr srv_agent_addr srv_agent_port")
+REPLIES = {
+    "show info": ["Name: HAProxy", "Version: 2.6.12-1+deb12u1", "Pid: 4242", "Uptime_sec: 93",
+                  "Build info: 2.6.12-1+deb12u1 built with x"],
+    "show servers state": [
+        "1", STATE_HEADER,
+        "3 be_app 1 s1 127.0.0.1 2 0 10 10 5 6 3 4 6 0 0 0 - 19101 - 0 0 - - 0",
+        "3 be_app 2 s2 127.0.0.1 0 1 20 20 5 6 3 4 14 0 0 0 - 19102 - 0 0 - - 0",
+        "5 be_track 1 t1 127.0.0.1 0 2 1 1 5 6 3 4 0 0 0 0 - 19101 - 0 0 - - 0",
+        "6 be_cfgdisabled 1 d1 127.0.0.1 2 4 1 1 5 6 3 4 0 0 0 0 - 19101 - 0 0 - - 0",
+    ],
+    "show stat": [
+        "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,"
+        "chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,",
+        "fe_main,FRONTEND,,,3,5,2000,40,0,0,0,0,0,,,,,OPEN,,,,,,,,,1,2,0,,,,0,0,0,5,",
+        "fe_aux,FRONTEND,,,0,0,2000,0,0,0,0,0,0,,,,,PAUSED,,,,,,,,,1,3,0,,,,0,0,0,0,",
+        "be_app,s1,0,0,2,3,,12,0,0,,0,,0,0,0,0,UP,10,1,0,0,0,5,0,,1,3,1,,12,,2,0,,1,L4OK,",
+        "be_app,s2,0,0,0,0,,7,0,0,,0,,0,0,0,0,MAINT,20,1,0,0,0,5,0,,1,3,2,,7,,2,0,,1,L4OK,",
+        "be_app,BACKEND,0,0,2,3,200,19,0,0,0,0,,0,0,0,0,UP,30,2,0,,0,5,0,,1,3,0,,19,,1,0,,1,,",
+        "be_track,t1,0,0,0,0,,0,0,0,,0,,0,0,0,0,MAINT (via be_app/s2),1,1,0,0,0,5,0,,1,5,1,,0,be_app/s2,2,0,,0,,",
+        "be_track,BACKEND,0,0,0,0,200,0,0,0,0,0,,0,0,0,0,DOWN,0,0,0,,1,5,5,,1,5,0,,0,,1,0,,0,,",
+    ],
+    "show table": ["# table: fe_main, type: ip, size:1024, used:4", "# table: mypeers/sessions, type: string, size:100, used:0"],
+}
+
+
+class InfoSim(object):
+    def __init__(self, level="admin", broken=None):
+        self.level = level
+        self.broken = broken
+        self.sessions = []
+
+    def run(self, commands):
+        self.sessions.append(list(commands))
+        for command in commands:
+            if command == "show cli level":
+                yield iter([self.level])
+            elif command == self.broken:
+                yield Feedback(6, "Unknown command, but maybe one of the following ones is a better match:")
+            else:
+                yield iter(REPLIES[command])
+
+
+class SimClient(RuntimeClient):
+    def __init__(self, sim, spec):
+        super(SimClient, self).__init__(spec, 1.0)
+        self.sim = sim
+
+    def _session(self):
+        self.connections += 1
+        sim = self.sim
+
+        class _Session(object):
+            def run(self, commands):
+                return sim.run(commands)
+        return _Session()
+
+
+def test_check_gather():
+    assert check_gather(None) == ["info", "servers", "frontends", "tables"]
+    assert check_gather(["tables", "all"]) == ["info", "servers", "frontends", "tables"]
+    assert check_gather(["tables", "info"]) == ["info", "tables"]
+    with pytest.raises(InvalidInput):
+        check_gather(["bogus"])
+
+
+def test_everything_in_one_connection():
+    sim = InfoSim()
+    client = SimClient(sim, "/lb1.sock")
+    result = gather_facts(client, check_gather(["all"]))
+    assert client.connections == 1
+    assert sim.sessions == [["show cli level", "show info", "show servers state", "show stat", "show table"]]
+    assert result["version"] == "2.6.12-1+deb12u1"
+    assert result["pid"] == 4242 and result["uptime_seconds"] == 93
+    assert result["info"]["Build info"] == "2.6.12-1+deb12u1 built with x"
+    s1, s2 = result["servers"]["be_app"]["s1"], result["servers"]["be_app"]["s2"]
+    assert (s1["state"], s1["status"], s1["current_sessions"], s1["total_sessions"], s1["weight"]) == ("ready", "UP", 2, 12, 10)
+    assert (s2["state"], s2["status"], s2["operational_state"], s2["health"]) == ("maint", "MAINT", "down", "enabled")
+    t1 = result["servers"]["be_track"]["t1"]
+    assert t1["state"] == "maint" and t1["status_word"] == "MAINT"
+    assert t1["admin_state_sources"] == ["maint inherited from a tracked server"]
+    d1 = result["servers"]["be_cfgdisabled"]["d1"]
+    assert d1["state"] == "ready" and d1["status"] is None  # CMAINT alone is not maint; no stat row
+    assert result["backends"]["be_app"] == {"status": "UP", "current_sessions": 2, "total_sessions": 19,
+                                            "active_servers": 2, "backup_servers": 0}
+    assert result["frontends"] == {
+        "fe_main": {"status": "OPEN", "current_sessions": 3, "total_sessions": 40, "session_limit": 2000},
+        "fe_aux": {"status": "PAUSED", "current_sessions": 0, "total_sessions": 0, "session_limit": 2000},
+    }
+    assert result["tables"] == {"fe_main": {"type": "ip", "size": 1024, "used": 4},
+                                "mypeers/sessions": {"type": "string", "size": 100, "used": 0}}
+
+
+def test_subset_sends_only_what_is_needed():
+    sim = InfoSim(level="user")
+    result = gather_facts(SimClient(sim, "/lb1.sock"), check_gather(["tables"]))
+    assert sim.sessions == [["show cli level", "show table"]]
+    assert result["level"] == "user"
+    assert set(result) == {"changed", "level", "gathered", "tables"}
+    sim = InfoSim()
+    gather_facts(SimClient(sim, "/lb1.sock"), check_gather(["frontends"]))
+    assert sim.sessions == [["show cli level", "show stat"]]
+
+
+@pytest.fixture
+def instances(monkeypatch):
+    fakes = {"/lb1.sock": InfoSim(), "/lb2.sock": InfoSim(level="user"), "/bad.sock": InfoSim(broken="show table")}
+
+    def client(spec, timeout):
+        return SimClient(fakes[spec], spec)
+    monkeypatch.setattr(_common, "RuntimeClient", client)
+    return fakes
+
+
+def run_module(capsys, args, check_mode=False):
+    if check_mode:
+        args["_ansible_check_mode"] = True
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            haproxy_info.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def test_module_results_and_facts(capsys, instances):
+    out = run_module(capsys, {"socket": ["/lb1.sock", "/lb2.sock"]}, check_mode=True)
+    assert out["changed"] is False
+    assert [r["socket"] for r in out["results"]] == ["/lb1.sock", "/lb2.sock"]
+    facts = out["ansible_facts"]["haproxy_runtime"]
+    assert set(facts) == {"/lb1.sock", "/lb2.sock"}
+    assert facts["/lb2.sock"]["level"] == "user"
+    assert facts["/lb1.sock"]["servers"]["be_app"]["s2"]["state"] == "maint"
+    assert "socket" not in facts["/lb1.sock"] and "failed" not in facts["/lb1.sock"]
+    assert [len(fake.sessions) for fake in instances.values()] == [1, 1, 0]
+
+
+def test_module_failure_is_one_line_and_keeps_the_others(capsys, instances):
+    out = run_module(capsys, {"socket": ["/lb1.sock", "/bad.sock"], "gather": ["tables"]})
+    assert out["failed"] is True
+    assert out["msg"].startswith("/bad.sock: HAProxy does not know the command 'show table'")
+    assert out["results"][0]["failed"] is False
+    assert list(out["ansible_facts"]["haproxy_runtime"]) == ["/lb1.sock"]

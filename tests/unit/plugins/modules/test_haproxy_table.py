@@ -1,0 +1,593 @@
+# Copyright: lbops.haproxy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""haproxy_table: every decision, against an in-memory stick table with HAProxy 2.6's behaviour.
+
+The simulator plugs into the real RuntimeClient in place of the socket session,
+so replies go through the client's classification and the streaming parsers.
+"""
+
+import json
+from collections import OrderedDict
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.lbops.haproxy.plugins.module_utils import _common
+from ansible_collections.lbops.haproxy.plugins.module_utils import _table as table_logic
+from ansible_collections.lbops.haproxy.plugins.module_utils._client import RuntimeClient
+from ansible_collections.lbops.haproxy.plugins.module_utils._errors import HAProxyError, InvalidInput, LevelTooLow, NotFound
+from ansible_collections.lbops.haproxy.plugins.module_utils._table import TableRequest, TableRun
+from ansible_collections.lbops.haproxy.plugins.module_utils._transport import Feedback
+from ansible_collections.lbops.haproxy.plugins.modules import haproxy_table
+
+OPS = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
+       "gt": lambda a, b: a > b, "le": lambda a, b: a <= b, "ge": lambda a, b: a >= b}
+
+
+class Table(object):
+    def __init__(self, name, ttype="ip", stored=("gpc0", "conn_cur")):
+        self.name, self.type, self.stored = name, ttype, list(stored)
+        self.entries = OrderedDict()  # key -> {"use": n, "data": {}}
+
+    def add(self, key, use=0, **data):
+        values = dict((name, 0) for name in self.stored)
+        values.update(data)
+        self.entries[key] = {"use": use, "data": values}
+
+    def header(self):
+        return "# table: %s, type: %s, size:1024, used:%d" % (self.name, self.type, len(self.entries))
+
+    def line(self, key, entry, shard=False):
+        data = " ".join("%s=%d" % item for item in entry["data"].items())
+        return "0x55d0c0ffee%02d: key=%s use=%d exp=599000%s %s" % (
+            len(key), key.replace(" ", "\\ "), entry["use"], " shard=0" if shard else "", data)
+
+
+class Sim(object):
+    """HAProxy 2.6's stick-table commands, in memory."""
+
+    def __init__(self, level="admin", shard=False):
+        self.level = level
+        self.shard = shard
+        self.tables = OrderedDict()
+        self.sessions = []
+        self.writes = []
+        self.on_session = None
+
+    def table(self, name, ttype="ip", stored=("gpc0", "conn_cur")):
+        self.tables[name] = Table(name, ttype, stored)
+        return self.tables[name]
+
+    def run(self, commands):
+        if self.on_session:
+            self.on_session(self)
+        self.sessions.append(list(commands))
+        for command in commands:
+            yield self.answer(command)
+
+    @staticmethod
+    def _filters(words):
+        filters = []
+        while words:
+            filters.append((words[0][5:], words[1], int(words[2])))
+            words = words[3:]
+        return filters
+
+    @staticmethod
+    def _match(entry, filters):
+        return all(OPS[op](entry["data"].get(name, 0), value) for name, op, value in filters)
+
+    def answer(self, command):  # noqa: PLR0911, PLR0912
+        words = command.replace("\\ ", "\x00").split(" ")
+        words = [word.replace("\x00", " ") for word in words]
+        if command == "show cli level":
+            return iter([self.level])
+        if command == "show table":
+            return iter([t.header() for t in self.tables.values()])
+        verb = words[0]
+        if verb in ("set", "clear"):
+            self.writes.append(command)
+        if words[1] != "table":
+            return Feedback(6, "Unknown command, but maybe one of the following ones is a better match:")
+        table = self.tables.get(words[2])
+        if table is None:
+            return Feedback(3, "No such table")
+        rest = words[3:]
+        if verb == "show":
+            if rest[:1] == ["key"]:
+                entry = table.entries.get(rest[1])
+                return iter([] if entry is None else [table.header(), table.line(rest[1], entry, self.shard)])
+            if self.level == "user":
+                return iter([table.header(), "# contents not dumped due to insufficient privileges"])
+            filters = self._filters(rest)
+            lines = [table.line(k, e, self.shard) for k, e in table.entries.items() if self._match(e, filters)]
+            return iter([table.header()] + lines)
+        if self.level == "user":
+            return Feedback(3, "Permission denied") if verb == "set" or rest[:1] == ["key"] else iter([])
+        if verb == "set":
+            key = rest[1]
+            if table.type == "ip" and key.count(".") != 3:
+                key = "0.0.0.0"  # the 2.6 bug the module must never trigger
+            if key not in table.entries:
+                table.add(key)
+            pairs = rest[2:]
+            for index in range(0, len(pairs), 2):
+                name = pairs[index][5:]
+                if name not in table.stored:
+                    return Feedback(3, "Data type not stored in this table")
+                table.entries[key]["data"][name] = int(pairs[index + 1])
+            return iter([])
+        if rest[:1] == ["key"]:
+            entry = table.entries.get(rest[1])
+            if entry is not None:
+                if entry["use"]:
+                    return Feedback(3, "Entry currently in use, cannot remove")
+                del table.entries[rest[1]]
+            return iter([])
+        # Full or filtered clear, with the skipped-neighbour quirk.
+        filters = self._filters(rest)
+        keys = list(table.entries)
+        doomed = []
+        for index, key in enumerate(keys):
+            entry = table.entries[key]
+            nxt = table.entries[keys[index + 1]] if index + 1 < len(keys) else None
+            if entry["use"] or (nxt is not None and nxt["use"]):
+                continue
+            if self._match(entry, filters):
+                doomed.append(key)
+        for key in doomed:
+            del table.entries[key]
+        return iter([])
+
+
+class SimClient(RuntimeClient):
+    def __init__(self, sim, spec="/run/haproxy/admin.sock"):
+        super(SimClient, self).__init__(spec, 1.0)
+        self.sim = sim
+
+    def _session(self):
+        self.connections += 1
+        sim = self.sim
+
+        class _Session(object):
+            def run(self, commands):
+                return sim.run(commands)
+        return _Session()
+
+
+class Clock(object):
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += max(seconds, 0.01)
+
+
+def params(**kwargs):
+    base = dict(name="fe_main", state="absent", keys=None, data=None, filter=None, wait_timeout=0,
+                fail_on_in_use=True, max_entries=100)
+    base.update(kwargs)
+    return base
+
+
+def run_table(sim, check_mode=False, clock=None, **kwargs):
+    clock = clock or Clock()
+    client = SimClient(sim)
+    result = TableRun(client, TableRequest(params(**kwargs)), check_mode, sleep=clock.sleep, clock=clock).run()
+    result["_connections"] = client.connections
+    return result
+
+
+def lab(level="admin", shard=False):
+    sim = Sim(level, shard)
+    table = sim.table("fe_main")
+    for index in range(1, 7):
+        table.add("10.9.0.%d" % index, gpc0=index)
+    sim.table("st_string", "string", ("gpc0", "server_id"))
+    sim.table("st_bin", "binary", ("gpc0",))
+    sim.table("mypeers/sessions", "integer", ("server_id",))
+    return sim
+
+
+def keys_of(sim, name="fe_main"):
+    return list(sim.tables[name].entries)
+
+
+# -- request validation (before any connection) ---------------------------
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(name="fe main"), "invalid table name"),
+    (dict(name=""), "must not be empty"),
+    (dict(state="present"), "needs at least one key"),
+    (dict(state="present", keys=["1.1.1.1"], filter=[{"data": "gpc0", "operator": "gt", "value": 1}]), "only applies"),
+    (dict(data={"gpc0": 1}), "only applies to state=present"),
+    (dict(keys=["1.1.1.1"], filter=[{"data": "gpc0", "operator": "gt", "value": 1}]), "mutually exclusive"),
+    (dict(keys=[]), "must not be an empty list"),
+    (dict(keys=[""]), "must not be empty"),
+    (dict(keys=["a\nb"]), "control characters"),
+    (dict(filter=[{"data": "gpc0", "operator": "gt", "value": 1}] * 5), "at most 4 filters"),
+    (dict(filter=[{"data": "gpc0", "operator": "like", "value": 1}]), "invalid filter operator"),
+    (dict(state="present", keys=["1.1.1.1"], data={"gpc0": -1}), "non-negative integer"),
+    (dict(state="present", keys=["1.1.1.1"], data={"bad name": 1}), "invalid stick-table data type"),
+    (dict(max_entries=-1), "max_entries"),
+    (dict(wait_timeout=-1), "wait_timeout"),
+])
+def test_request_refused_before_connecting(kwargs, message):
+    with pytest.raises(InvalidInput) as err:
+        TableRequest(params(**kwargs))
+    assert message in str(err.value)
+
+
+def test_request_commands_are_escaped():
+    request = TableRequest(params(name="st_string", state="present", keys=["a b;c", "a b;c"], data={"gpc0": 2, "server_id": 1}))
+    assert request.keys == ["a b;c"]
+    assert request.set_command("a b;c") == "set table st_string key a\\ b\\;c data.gpc0 2 data.server_id 1"
+    request = TableRequest(params(filter=[{"data": "gpc0", "operator": "GT", "value": "5"}]))
+    assert request.clear_command() == "clear table fe_main data.gpc0 gt 5"
+    assert request.show_command() == "show table fe_main data.gpc0 gt 5"
+
+
+# -- absent, whole table -----------------------------------------------------
+
+def test_clear_all_check_mode_predicts_and_sends_nothing():
+    sim = lab()
+    sim.tables["fe_main"].entries["10.9.0.4"]["use"] = 1
+    result = run_table(sim, check_mode=True, fail_on_in_use=False)
+    assert sim.writes == []
+    assert result["_connections"] == 1
+    assert result["changed"] is True
+    assert result["removed"] == 5
+    assert result["before"]["count"] == 6 and result["before"]["in_use"] == 1
+    assert result["after"] == {"count": 1, "in_use": 1, "truncated": False,
+                               "entries": [{"key": "10.9.0.4", "use": 1, "data": {"gpc0": 4, "conn_cur": 0}}]}
+    assert result["commands"] == ["clear table fe_main"]
+    # The real run ends exactly as predicted.
+    real = run_table(sim, fail_on_in_use=False)
+    assert real["after"] == result["after"]
+    assert real["removed"] == 5
+
+
+def test_clear_all_removes_skipped_neighbours_by_key():
+    sim = lab()
+    sim.tables["fe_main"].entries["10.9.0.3"]["use"] = 1
+    sim.tables["fe_main"].entries["10.9.0.6"]["use"] = 1
+    result = run_table(sim, fail_on_in_use=False)
+    assert keys_of(sim) == ["10.9.0.3", "10.9.0.6"]
+    assert "clear table fe_main key 10.9.0.2" in sim.writes
+    assert "clear table fe_main key 10.9.0.5" in sim.writes
+    assert result["changed"] is True
+    assert result["removed"] == 4
+    assert result["in_use"] == ["10.9.0.3", "10.9.0.6"]
+    assert result["in_use_count"] == 2
+    assert result["after"]["count"] == 2
+    assert "still in use" in result["warnings"][0]
+
+
+def test_clear_all_in_use_fails_when_asked_and_flags_the_change():
+    sim = lab()
+    sim.tables["fe_main"].entries["10.9.0.2"]["use"] = 1
+    with pytest.raises(HAProxyError) as err:
+        run_table(sim)
+    assert "1 entry of table 'fe_main' still in use by live sessions, not removed: 10.9.0.2" in str(err.value)
+    assert err.value.changed is True
+    assert err.value.partial["removed"] == 5
+    assert err.value.partial["diff"]["after"]["count"] == 1
+
+
+def test_clear_all_waits_for_in_use_entries():
+    sim = lab()
+    entries = sim.tables["fe_main"].entries
+    entries["10.9.0.2"]["use"] = 1
+    clock = Clock()
+
+    def release(sim):
+        if clock.now >= 1.0 and "10.9.0.2" in entries:
+            entries["10.9.0.2"]["use"] = 0
+    sim.on_session = release
+    result = run_table(sim, clock=clock, wait_timeout=5)
+    assert keys_of(sim) == []
+    assert result["changed"] is True
+    assert result["in_use_count"] == 0
+    assert 1.0 <= clock.now < 5
+    assert clock.sleeps
+
+
+def test_clear_all_gives_up_after_wait_timeout():
+    sim = lab()
+    sim.tables["fe_main"].entries["10.9.0.6"]["use"] = 1
+    clock = Clock()
+    result = run_table(sim, clock=clock, wait_timeout=2, fail_on_in_use=False)
+    assert keys_of(sim) == ["10.9.0.6"]
+    assert 2 <= clock.now < 3
+    assert result["in_use"] == ["10.9.0.6"]
+
+
+def test_clear_all_only_in_use_is_a_no_op_without_wait():
+    sim = lab()
+    table = sim.tables["fe_main"]
+    table.entries.clear()
+    table.add("10.9.0.1", use=2)
+    result = run_table(sim, fail_on_in_use=False)
+    assert sim.writes == []
+    assert result["changed"] is False
+    assert result["_connections"] == 1
+
+
+def test_clear_all_empty_table_is_a_no_op():
+    sim = lab()
+    sim.tables["fe_main"].entries.clear()
+    result = run_table(sim)
+    assert result["changed"] is False
+    assert sim.writes == []
+    assert result["_connections"] == 1
+    assert result["before"] == result["after"] == {"count": 0, "in_use": 0, "entries": [], "truncated": False}
+
+
+def test_clear_all_repeat_is_unchanged():
+    sim = lab()
+    assert run_table(sim)["changed"] is True
+    writes = len(sim.writes)
+    again = run_table(sim)
+    assert again["changed"] is False
+    assert len(sim.writes) == writes
+
+
+def test_binary_table_is_cleared_without_keys():
+    sim = lab()
+    table = sim.tables["st_bin"]
+    for key in ("0a0b", "0c0d", "0e0f"):
+        table.add(key)
+    table.entries["0e0f"]["use"] = 1
+    result = run_table(sim, name="st_bin", fail_on_in_use=False)
+    assert keys_of(sim, "st_bin") == ["0c0d", "0e0f"]  # the neighbour stays: no key clears on binary tables
+    assert not [w for w in sim.writes if " key " in w]
+    assert result["in_use"] == ["0e0f"]
+
+
+def test_filter_clears_only_matching_entries():
+    sim = lab()
+    flt = [{"data": "gpc0", "operator": "ge", "value": 3}, {"data": "gpc0", "operator": "lt", "value": 6}]
+    check = run_table(sim, check_mode=True, filter=flt)
+    assert check["removed"] == 3 and sim.writes == []
+    result = run_table(sim, filter=flt)
+    assert keys_of(sim) == ["10.9.0.1", "10.9.0.2", "10.9.0.6"]
+    assert sim.writes[0] == "clear table fe_main data.gpc0 ge 3 data.gpc0 lt 6"
+    assert result["removed"] == 3
+    assert result["after"]["count"] == 0
+    assert run_table(sim, filter=flt)["changed"] is False
+
+
+def test_bounded_report_keeps_exact_counts():
+    sim = lab()
+    table = sim.tables["fe_main"]
+    for index in range(500):
+        table.add("10.8.%d.%d" % (index // 256, index % 256))
+    result = run_table(sim, check_mode=True, max_entries=10)
+    assert result["before"]["count"] == 506
+    assert len(result["before"]["entries"]) == 10
+    assert result["before"]["truncated"] is True
+
+
+def test_streaming_consumer_holds_a_bounded_number_of_entries():
+    dump = table_logic._Dump(limit=3, key_cap=5)
+
+    def lines():
+        yield "# table: fe_main, type: ip, size:2000000, used:1000000"
+        for index in range(100000):
+            yield "0x1: key=10.%d.%d.%d use=%d exp=1 gpc0=1" % (index >> 16, (index >> 8) & 255, index & 255, index % 1000 == 0)
+    dump.consume(lines())
+    assert dump.count == 100000
+    assert dump.in_use == 100
+    assert len(dump.entries) == 3 and len(dump.in_use_entries) == 3 and len(dump.free_keys) == 5
+    assert dump.header["used"] == 1000000
+
+
+# -- absent, keys --------------------------------------------------------
+
+def test_clear_keys_only_existing_ones():
+    sim = lab()
+    check = run_table(sim, check_mode=True, keys=["10.9.0.1", "10.9.0.99"])
+    assert check["changed"] is True and check["removed"] == 1 and sim.writes == []
+    assert check["commands"] == ["clear table fe_main key 10.9.0.1"]
+    result = run_table(sim, keys=["10.9.0.1", "10.9.0.99"])
+    assert sim.writes == ["clear table fe_main key 10.9.0.1"]
+    assert "10.9.0.1" not in keys_of(sim)
+    assert result["removed"] == 1
+    assert result["after"]["count"] == 0
+    again = run_table(sim, keys=["10.9.0.1", "10.9.0.99"])
+    assert again["changed"] is False and again["_connections"] == 2  # table list, then the keys
+
+
+def test_clear_keys_in_use_retried_then_reported():
+    sim = lab()
+    sim.tables["fe_main"].entries["10.9.0.2"]["use"] = 1
+    clock = Clock()
+    with pytest.raises(HAProxyError) as err:
+        run_table(sim, clock=clock, keys=["10.9.0.1", "10.9.0.2"], wait_timeout=1.5)
+    assert "still in use" in str(err.value)
+    assert err.value.changed is True
+    assert err.value.partial["in_use"] == ["10.9.0.2"]
+    assert sim.writes.count("clear table fe_main key 10.9.0.2") >= 3
+    assert "10.9.0.1" not in keys_of(sim)
+
+
+def test_clear_keys_in_use_without_wait_sends_nothing():
+    sim = lab()
+    sim.tables["fe_main"].entries["10.9.0.2"]["use"] = 1
+    result = run_table(sim, keys=["10.9.0.2"], fail_on_in_use=False)
+    assert sim.writes == []
+    assert result["changed"] is False
+    assert result["in_use"] == ["10.9.0.2"]
+
+
+def test_invalid_ip_key_refused_before_any_key_is_sent():
+    sim = lab()
+    for key in ("notanip", "::1", "10.0.0.256"):
+        with pytest.raises(InvalidInput) as err:
+            run_table(sim, state="present", keys=["10.9.0.1", key], data={"gpc0": 1})
+        assert "type ip" in str(err.value)
+    assert sim.writes == []
+    assert all(command in ("show cli level", "show table") for session in sim.sessions for command in session)
+    assert "0.0.0.0" not in keys_of(sim)
+
+
+@pytest.mark.parametrize("name, key, good", [
+    ("mypeers/sessions", "12", True), ("mypeers/sessions", "-1", False), ("mypeers/sessions", "4294967296", False),
+    ("st_string", "any thing", True),
+])
+def test_keys_checked_by_table_type(name, key, good):
+    sim = lab()
+    if good:
+        run_table(sim, name=name, state="present", keys=[key], data={"server_id": 1})
+        assert key in keys_of(sim, name)
+    else:
+        with pytest.raises(InvalidInput):
+            run_table(sim, name=name, state="present", keys=[key], data={"server_id": 1})
+        assert sim.writes == []
+
+
+# -- present -----------------------------------------------------------------
+
+def test_present_sets_only_what_differs():
+    sim = lab()
+    check = run_table(sim, check_mode=True, state="present", keys=["10.9.0.1", "10.9.0.2", "10.1.1.1"], data={"gpc0": 2})
+    assert sim.writes == []
+    assert check["updated"] == ["10.9.0.1", "10.1.1.1"]
+    assert check["changed"] is True
+    result = run_table(sim, state="present", keys=["10.9.0.1", "10.9.0.2", "10.1.1.1"], data={"gpc0": 2})
+    assert sim.writes == ["set table fe_main key 10.9.0.1 data.gpc0 2", "set table fe_main key 10.1.1.1 data.gpc0 2"]
+    assert sim.tables["fe_main"].entries["10.1.1.1"]["data"]["gpc0"] == 2
+    assert result["updated_count"] == 2
+    assert [e["data"]["gpc0"] for e in result["after"]["entries"]] == [2, 2, 2]
+    assert [e["data"]["gpc0"] for e in check["after"]["entries"]] == [2, 2, 2]
+    again = run_table(sim, state="present", keys=["10.9.0.1", "10.9.0.2", "10.1.1.1"], data={"gpc0": 2})
+    assert again["changed"] is False
+    assert len(sim.writes) == 2
+
+
+def test_present_without_data_creates_missing_keys_only():
+    sim = lab()
+    result = run_table(sim, state="present", keys=["10.9.0.1", "10.7.7.7"])
+    assert sim.writes == ["set table fe_main key 10.7.7.7"]
+    assert result["changed"] is True
+
+
+def test_present_canonicalises_keys():
+    sim = lab()
+    run_table(sim, name="mypeers/sessions", state="present", keys=["007"], data={"server_id": 3})
+    assert sim.writes == ["set table mypeers/sessions key 7 data.server_id 3"]
+
+
+def test_present_escaped_string_key_is_idempotent():
+    sim = lab()
+    run_table(sim, name="st_string", state="present", keys=["a b"], data={"server_id": 3})
+    assert sim.writes == ["set table st_string key a\\ b data.server_id 3"]
+    assert run_table(sim, name="st_string", state="present", keys=["a b"], data={"server_id": 3})["changed"] is False
+
+
+def test_present_data_not_stored_is_haproxys_error():
+    sim = lab()
+    with pytest.raises(HAProxyError) as err:
+        run_table(sim, state="present", keys=["10.1.1.1"], data={"server_id": 1})
+    assert "Data type not stored in this table" in str(err.value)
+    assert err.value.changed is False
+
+
+def test_present_with_shard_field_of_27():
+    sim = lab(shard=True)
+    result = run_table(sim, state="present", keys=["10.9.0.3"], data={"gpc0": 3})
+    assert result["changed"] is False
+    assert result["before"]["entries"][0]["shard"] == 0
+
+
+# -- level and unknown table ---------------------------------------------
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(keys=["10.9.0.1"]), dict(state="present", keys=["10.9.0.1"], data={"gpc0": 1})])
+def test_user_level_socket_refused(kwargs):
+    sim = lab(level="user")
+    with pytest.raises(LevelTooLow) as err:
+        run_table(sim, **kwargs)
+    assert "level is 'user'" in str(err.value)
+    assert "\n" not in str(err.value)
+    assert sim.writes == []
+    assert len(keys_of(sim)) == 6
+
+
+def test_operator_level_is_enough():
+    sim = lab(level="operator")
+    assert run_table(sim, keys=["10.9.0.1"])["changed"] is True
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(keys=["10.9.0.1"])])
+def test_unknown_table(kwargs):
+    sim = lab()
+    with pytest.raises(NotFound) as err:
+        run_table(sim, name="nosuch", **kwargs)
+    assert "no stick table named 'nosuch'" in str(err.value)
+    assert "<peers>/<table>" in str(err.value)
+    if kwargs:  # keys mode reads the table list first and names the tables
+        assert "mypeers/sessions" in str(err.value)
+    assert sim.writes == []
+
+
+# -- the module --------------------------------------------------------------
+
+@pytest.fixture
+def instances(monkeypatch):
+    fakes = {"/lb1.sock": lab(), "/lb2.sock": lab()}
+    fakes["/lb2.sock"].tables["fe_main"].entries["10.9.0.6"]["use"] = 1
+
+    def client(spec, timeout):
+        return SimClient(fakes[spec], spec)
+    monkeypatch.setattr(_common, "RuntimeClient", client)
+    return fakes
+
+
+def run_module(capsys, args, check_mode=False, diff=False):
+    if check_mode:
+        args["_ansible_check_mode"] = True
+    if diff:
+        args["_ansible_diff"] = True
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            haproxy_table.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def test_module_both_sockets_with_diff(capsys, instances):
+    out = run_module(capsys, {"socket": ["/lb1.sock", "/lb2.sock"], "name": "fe_main", "fail_on_in_use": False}, diff=True)
+    assert out["changed"] is True
+    assert [r["socket"] for r in out["results"]] == ["/lb1.sock", "/lb2.sock"]
+    assert out["diff"]["before"]["/lb1.sock"]["count"] == 6
+    assert out["diff"]["after"]["/lb1.sock"]["count"] == 0
+    assert out["diff"]["after"]["/lb2.sock"]["entries"][0]["key"] == "10.9.0.6"
+    assert "/lb2.sock: 1 entry of table 'fe_main' still in use" in json.dumps(out["warnings"])
+    assert "diff" not in out["results"][0]
+
+
+def test_module_check_mode_sends_nothing(capsys, instances):
+    out = run_module(capsys, {"socket": ["/lb1.sock", "/lb2.sock"], "name": "fe_main", "fail_on_in_use": False}, check_mode=True)
+    assert out["changed"] is True
+    assert [r["removed"] for r in out["results"]] == [6, 5]
+    assert instances["/lb1.sock"].writes == [] and instances["/lb2.sock"].writes == []
+
+
+def test_module_fails_on_in_use_naming_changed_targets(capsys, instances):
+    out = run_module(capsys, {"socket": ["/lb1.sock", "/lb2.sock"], "name": "fe_main"})
+    assert out["failed"] is True
+    assert "still in use" in out["msg"]
+    assert "targets already changed: /lb1.sock, /lb2.sock" in out["msg"]
+
+
+def test_module_invalid_input_fails_before_connecting(capsys, instances):
+    out = run_module(capsys, {"socket": ["/lb1.sock"], "name": "fe_main",
+                              "filter": [{"data": "gpc0", "operator": "gt", "value": 1}] * 5})
+    assert out["failed"] is True
+    assert "at most 4 filters" in out["msg"]
+    assert instances["/lb1.sock"].sessions == []
