@@ -71,6 +71,8 @@ def playbook(workdir, name, tasks, extra_env=None):
     with open(path, "w") as handle:
         json.dump([{"name": name, "hosts": "localhost", "gather_facts": False, "tasks": tasks}], handle)
     env = dict(os.environ)
+    # The controller's interpreter (the project's venv) runs the modules too.
+    env["ANSIBLE_PYTHON_INTERPRETER"] = sys.executable
     env.update(extra_env or {})
     start = time.monotonic()
     proc = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", path], capture_output=True, env=env, text=True, check=False)
