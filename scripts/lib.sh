@@ -47,11 +47,13 @@ ensure_venv() {
 COLLECTIONS_ROOT="${LBOPS_COLLECTIONS_ROOT:-/var/tmp/lbops-collections-$(printf %s "$REPO" | md5sum | cut -c1-8)}"
 install_collection() {
     local dest="$COLLECTIONS_ROOT/ansible_collections/lbops/haproxy"
+    rm -rf "$dest"
     mkdir -p "$dest"
-    rsync -a --delete --exclude .git --exclude .venv --exclude .cache \
-        --exclude tests/output --exclude '__pycache__' "$REPO/" "$dest/"
+    # Exactly the files git would take: tracked, or new and not ignored.
+    (cd "$REPO" && git ls-files -z --cached --others --exclude-standard) |
+        rsync -a --from0 --files-from=- "$REPO/" "$dest/"
     # ansible-test lists the collection's files with git when it is a repository.
-    (cd "$dest" && { [ -d .git ] || git init -q .; } && git add -A >/dev/null 2>&1) || true
+    (cd "$dest" && git init -q . && git add -A >/dev/null 2>&1) || true
     export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS_ROOT"
     export ANSIBLE_COLLECTIONS_PATHS="$COLLECTIONS_ROOT"
 }
