@@ -43,10 +43,18 @@ ensure_venv() {
 }
 
 # Install this collection (as it is in the work tree) where ansible finds it,
-# in a private collections path. Sets ANSIBLE_COLLECTIONS_PATH.
-COLLECTIONS_ROOT="${LBOPS_COLLECTIONS_ROOT:-/var/tmp/lbops-collections-$(printf %s "$REPO" | md5sum | cut -c1-8)}"
+# in a private collections path of this process: scripts that run at the same
+# time never see each other's copy. Sets ANSIBLE_COLLECTIONS_PATH.
+COLLECTIONS_BASE="/var/tmp/lbops-collections"
+COLLECTIONS_ROOT="${LBOPS_COLLECTIONS_ROOT:-$COLLECTIONS_BASE/$$}"
 install_collection() {
-    local dest="$COLLECTIONS_ROOT/ansible_collections/lbops/haproxy"
+    local dest="$COLLECTIONS_ROOT/ansible_collections/lbops/haproxy" old
+    # Drop the copies of processes that have ended.
+    for old in "$COLLECTIONS_BASE"/*; do
+        [ -d "$old" ] || continue
+        case "${old##*/}" in *[!0-9]*) continue ;; esac
+        kill -0 "${old##*/}" 2>/dev/null || rm -rf "$old"
+    done
     rm -rf "$dest"
     mkdir -p "$dest"
     # Exactly the files git would take: tracked, or new and not ignored.
