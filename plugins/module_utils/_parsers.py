@@ -276,16 +276,19 @@ class TableDump(object):
                 self.header = parse_table_header(line)
                 continue
             entry = parse_table_entry(line)
-            if entry is None:
-                continue
-            self.count += 1
-            if entry["use"]:
-                self.in_use += 1
-                if len(self.in_use_keys) < self.limit:
-                    self.in_use_keys.append(entry["key"])
-            if len(self.entries) < self.limit:
-                self.entries.append(entry)
+            if entry is not None:
+                self.add(entry)
         return self
+
+    def add(self, entry):
+        """Account for one entry; subclasses keep more of them."""
+        self.count += 1
+        if entry["use"]:
+            self.in_use += 1
+            if len(self.in_use_keys) < self.limit:
+                self.in_use_keys.append(entry["key"])
+        if len(self.entries) < self.limit:
+            self.entries.append(entry)
 
 
 def parse_table_entries(lines):

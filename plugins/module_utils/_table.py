@@ -118,26 +118,13 @@ class _Dump(parsers.TableDump):
         self.in_use_entries = []
         self.free_keys = []
 
-    def consume(self, lines):
-        for line in lines:
-            if line.startswith("# table:"):
-                self.header = parsers.parse_table_header(line)
-                continue
-            entry = parsers.parse_table_entry(line)
-            if entry is None:
-                continue
-            self.count += 1
-            if entry["use"]:
-                self.in_use += 1
-                if len(self.in_use_keys) < self.limit:
-                    self.in_use_keys.append(entry["key"])
-                if len(self.in_use_entries) < self.limit:
-                    self.in_use_entries.append(entry)
-            elif len(self.free_keys) < self.key_cap:
-                self.free_keys.append(entry["key"])
-            if len(self.entries) < self.limit:
-                self.entries.append(entry)
-        return self
+    def add(self, entry):
+        super(_Dump, self).add(entry)
+        if entry["use"]:
+            if len(self.in_use_entries) < self.limit:
+                self.in_use_entries.append(entry)
+        elif len(self.free_keys) < self.key_cap:
+            self.free_keys.append(entry["key"])
 
 
 def _public_entry(entry):
