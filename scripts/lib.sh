@@ -35,8 +35,11 @@ ensure_venv() {
     if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
         log "creating Python environment in $VENV"
         python3 -m venv "$VENV"
-        "$VENV/bin/pip" install -q --upgrade pip >/dev/null
-        "$VENV/bin/pip" install -q -r "$REPO/requirements.txt"
+        if ! { "$VENV/bin/pip" install -q --upgrade pip && "$VENV/bin/pip" install -q -r "$REPO/requirements.txt"; } \
+                >"$VENV/pip-install.log" 2>&1; then
+            grep -v '^WARNING: Location' "$VENV/pip-install.log" >&2
+            return 1
+        fi
         echo "$want" > "$stamp"
     fi
     export PATH="$VENV/bin:$PATH"
