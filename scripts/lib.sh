@@ -66,7 +66,6 @@ install_collection() {
     # ansible-test lists the collection's files with git when it is a repository.
     (cd "$dest" && git init -q . && git add -A >/dev/null 2>&1) || true
     export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS_ROOT"
-    export ANSIBLE_COLLECTIONS_PATHS="$COLLECTIONS_ROOT"
 }
 
 # Make sure the local Molecule image (localhost/lbops-debian12-systemd:latest) exists;

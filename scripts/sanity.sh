@@ -37,7 +37,7 @@ run_yamllint() { (cd "$REPO" && yamllint -s .); }
 run_ansible_test() {
     (cd "$COLLECTIONS_ROOT/ansible_collections/lbops/haproxy" && ansible-test sanity --python "$py" --requirements --color no)
 }
-run_ansible_lint() { (cd "$REPO" && env -u ANSIBLE_COLLECTIONS_PATHS ansible-lint --profile production --offline --nocolor); }
+run_ansible_lint() { (cd "$REPO" && ansible-lint --profile production --offline --nocolor); }
 
 step ruff run_ruff
 step yamllint run_yamllint
