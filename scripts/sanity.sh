@@ -37,7 +37,17 @@ run_yamllint() { (cd "$REPO" && yamllint -s .); }
 run_ansible_test() {
     (cd "$COLLECTIONS_ROOT/ansible_collections/lbops/haproxy" && ansible-test sanity --python "$py" --requirements --color no)
 }
-run_ansible_lint() { (cd "$REPO" && ansible-lint --profile production --offline --nocolor); }
+# ansible-lint runs on the fresh copy with a scratch HOME, so that no stale copy of
+# this collection under ~/.ansible can stand in for the one being linted.
+run_ansible_lint() {
+    local home
+    home="$(mktemp -d)"
+    (cd "$COLLECTIONS_ROOT/ansible_collections/lbops/haproxy" &&
+        HOME="$home" ansible-lint --profile production --offline --nocolor)
+    local rc=$?
+    rm -rf "$home"
+    return $rc
+}
 
 step ruff run_ruff
 step yamllint run_yamllint
