@@ -1,0 +1,330 @@
+"""Verify of the scenario `ha_pair`: an HAProxy + keepalived pair in front of two web servers.
+
+The tests run in file order and build on each other (the VIP moves, tables fill
+and are cleared). Every request goes from this host (which sits on the podman
+bridge) to the VIP, in loops bounded in count and in time. Measurements are
+printed (molecule runs pytest with -s) and collected in MEASURES.
+"""
+
+import http.client
+import os
+import re
+import subprocess
+import threading
+import time
+
+import testinfra
+import yaml
+
+with open(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "molecule.yml"), encoding="utf-8") as fh:
+    MOLECULE = yaml.safe_load(fh)
+LB_VARS = MOLECULE["provisioner"]["inventory"]["group_vars"]["loadbalancers"]
+PLATFORMS = {p["hostname"]: p for p in MOLECULE["platforms"]}
+VIP = LB_VARS["keepalived_instances"][0]["virtual_ipaddresses"][0].split("/")[0]
+PREEMPT = not LB_VARS.get("keepalived_nopreempt", False)
+PRIMARY, BACKUP = "lb1", "lb2"
+SOCKET = "/run/haproxy/admin.sock"
+SWITCH_LIMIT = 5.0  # seconds the issue allows for the VIP to move
+
+HOSTS = {short: testinfra.get_host(f"podman://{p['name']}") for short, p in PLATFORMS.items()}
+MEASURES = {}
+
+
+def say(msg):
+    print(f"\n[ha_pair] {msg}", flush=True)
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def get(port, path="/", timeout=1.0):
+    """One GET to the VIP on a new connection: (ok, body or error)."""
+    conn = http.client.HTTPConnection(VIP, port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Connection": "close"})
+        resp = conn.getresponse()
+        body = resp.read().decode("utf-8", "replace").strip()
+        if resp.status != 200:
+            return False, f"HTTP {resp.status}"
+        return True, body
+    except OSError as exc:
+        return False, f"{type(exc).__name__}: {exc}"
+    finally:
+        conn.close()
+
+
+class RequestLoop(threading.Thread):
+    """Requests to the VIP until stopped, at most max_requests and max_seconds."""
+
+    def __init__(self, port, interval=0.05, max_seconds=60.0, max_requests=2000):
+        super().__init__(daemon=True)
+        self.port, self.interval = port, interval
+        self.max_seconds, self.max_requests = max_seconds, max_requests
+        self.records = []  # (time, ok, detail)
+        self._halt = threading.Event()
+
+    def run(self):
+        end = time.monotonic() + self.max_seconds
+        while not self._halt.is_set() and len(self.records) < self.max_requests and time.monotonic() < end:
+            t = time.monotonic()
+            ok, detail = get(self.port)
+            self.records.append((t, ok, detail))
+            self._halt.wait(self.interval)
+
+    def finish(self):
+        self._halt.set()
+        self.join(timeout=10)
+        return self.records
+
+    @property
+    def failures(self):
+        return [r for r in self.records if not r[1]]
+
+
+def has_vip(short):
+    out = HOSTS[short].check_output("ip -4 -o addr show")
+    return f" {VIP}/" in out
+
+
+def wait_for(pred, timeout, step=0.1):
+    """Poll pred() until true or timeout (bounded); seconds it took, or None."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if pred():
+            return time.monotonic() - start
+        time.sleep(step)
+    return None
+
+
+def cli(short, command):
+    return HOSTS[short].check_output(f"echo {command!r} | socat stdio {SOCKET}")
+
+
+def info(short):
+    return dict(line.split(": ", 1) for line in cli(short, "show info").splitlines() if ": " in line)
+
+
+def table(short, name):
+    """Entries of a stick table: {key: {data: value}}."""
+    entries = {}
+    for line in cli(short, f"show table {name}").splitlines():
+        if line.startswith("0x"):
+            fields = dict(f.split("=", 1) for f in line.split(":", 1)[1].split() if "=" in f)
+            entries[fields.pop("key")] = fields
+    return entries
+
+
+def server_status(short, backend, server):
+    """status column of show stat (UP, DOWN, MAINT, DRAIN, no check...)."""
+    for line in cli(short, "show stat").splitlines():
+        cols = line.split(",")
+        if len(cols) > 17 and cols[0] == backend and cols[1] == server:
+            return cols[17]
+    return None
+
+
+def playbook(name, *args, timeout=300):
+    """Run a playbook of the collection against the molecule inventory; (rc, output, recap)."""
+    env = dict(os.environ)
+    cfg = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "ansible.cfg")
+    if os.path.exists(cfg):
+        env["ANSIBLE_CONFIG"] = cfg
+    env["ANSIBLE_NOCOLOR"] = "1"
+    env["ANSIBLE_STDOUT_CALLBACK"] = "default"
+    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], f"lbops.haproxy.{name}", *args]
+    start = time.monotonic()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    took = time.monotonic() - start
+    recap = {m.group(1): {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))} for m in re.finditer(r"^(\S+)\s+:\s+(ok=.*)$", proc.stdout, re.M)}
+    say(f"ansible-playbook {name} {' '.join(args)}: rc {proc.returncode}, {took:.1f} s")
+    return proc.returncode, proc.stdout + proc.stderr, recap
+
+
+def say_failures(failures, t0):
+    """Print the failed requests, grouped by error, with their times relative to t0."""
+    groups = {}
+    for t, _, detail in failures:
+        groups.setdefault(detail, []).append(t - t0)
+    for detail, times in groups.items():
+        say(f"  {len(times)} failed between t0{min(times):+.2f} s and t0{max(times):+.2f} s: {detail}")
+
+
+def report_lines(output, marker):
+    """Lines of the debug report whose text holds marker."""
+    return [line.strip().strip('",') for line in output.splitlines() if marker in line]
+
+
+# --- tests -----------------------------------------------------------------------
+
+
+def test_vip_on_primary_and_served():
+    assert wait_for(lambda: has_vip(PRIMARY), 15), "the VIP never reached the primary"
+    assert not has_vip(BACKUP)
+    answers = [get(80) for _ in range(10)]
+    assert answers == [(True, "web1")] * 10, answers  # cloudserver = web1
+    rr = {get(8080)[1] for _ in range(6)}
+    assert rr == {"web1", "web2"}, rr
+
+
+def test_config_has_peers():
+    for short in (PRIMARY, BACKUP):
+        cfg = HOSTS[short].file("/etc/haproxy/haproxy.cfg").content_string
+        name = PLATFORMS[short]["name"]
+        assert re.search(rf"^\s+localpeer {name}$", cfg, re.M)
+        assert "peers lbops_pair" in cfg
+        for peer in (PRIMARY, BACKUP):
+            assert f"peer {PLATFORMS[peer]['name']} {PLATFORMS[peer]['ip']}:10000" in cfg
+        assert "stick-table type ip size 2 nopurge peers lbops_pair" in cfg
+        assert "stick-table type ip size 1k expire 30m peers lbops_pair store http_req_cnt" in cfg
+
+
+def test_peers_replicate_stick_tables():
+    """Traffic reaches the primary only; its entries appear on the backup."""
+    for _ in range(3):
+        assert get(8080)[0]
+    entries = table(PRIMARY, "web")
+    assert len(entries) == 1, entries  # this host's address on the bridge
+    key = next(iter(entries))
+    took = wait_for(lambda: table(BACKUP, "web").get(key, {}).get("http_req_cnt") == entries[key]["http_req_cnt"], 10)
+    assert took is not None, (entries, table(BACKUP, "web"))
+    https = wait_for(lambda: VIP in table(BACKUP, "https"), 10)
+    assert https is not None, table(BACKUP, "https")
+    assert table(BACKUP, "https")[VIP]["server_id"] == "1"  # cloudserver
+    MEASURES["peers_replication_s"] = round(took, 2)
+    say(f"peers: {key} (http_req_cnt {entries[key]['http_req_cnt']}) on {BACKUP} after {took:.2f} s, fail-over entry {VIP} -> server_id 1 on {BACKUP}")
+
+
+def test_stick_tables_survive_reload():
+    before = {s: (table(s, "web"), table(s, "https"), info(s)["Pid"]) for s in (PRIMARY, BACKUP)}
+    for short in (PRIMARY, BACKUP):
+        HOSTS[short].run_test("systemctl reload haproxy")
+    for short in (PRIMARY, BACKUP):
+        # The admin socket answers from the new worker once the old one has handed over.
+        assert wait_for(lambda s=short: info(s)["Pid"] != before[s][2], 10) is not None
+        web, https = table(short, "web"), table(short, "https")
+        assert set(web) == set(before[short][0]) and set(https) == set(before[short][1]), (short, web, https)
+    say("reload: the stick-table entries are still there on both members")
+
+
+def test_failover_when_haproxy_stops():
+    loop = RequestLoop(80, interval=0.05, max_seconds=30, max_requests=600)
+    loop.start()
+    time.sleep(1.0)
+    t0 = time.monotonic()
+    HOSTS[PRIMARY].run_test("systemctl stop haproxy")
+    took = wait_for(lambda: has_vip(BACKUP), 10, step=0.05)
+    t_switch = time.monotonic()
+    time.sleep(3.0)  # keep the loop running on the backup for a while
+    records = loop.finish()
+    failures = loop.failures
+    assert took is not None, "the VIP did not move to the backup"
+    MEASURES["failover_s"] = round(took, 2)
+    MEASURES["failover_requests"] = len(records)
+    MEASURES["failover_failed"] = len(failures)
+    say(f"fail-over: VIP on {BACKUP} {took:.2f} s after haproxy stopped on {PRIMARY}; {len(records)} requests, {len(failures)} failed")
+    say_failures(failures, t0)
+    assert took < SWITCH_LIMIT
+    assert not has_vip(PRIMARY)
+    # Failures only inside the switchover window (from the stop until the VIP has
+    # moved, plus 1 s for the bridge's ARP cache to take the gratuitous ARP).
+    assert all(t0 - 0.1 <= t <= t_switch + 1.0 for t, _, _ in failures), failures
+    after = [r for r in records if r[0] > t_switch + 1.0]
+    assert len(after) >= 20 and all(ok for _, ok, _ in after), after
+    # The backup follows the replicated fail-over entry: still the primary server.
+    assert {d for _, ok, d in records if ok} == {"web1"}
+
+
+def test_vip_placement_when_haproxy_returns():
+    t0 = time.monotonic()
+    HOSTS[PRIMARY].run_test("systemctl start haproxy")
+    if PREEMPT:
+        took = wait_for(lambda: has_vip(PRIMARY) and not has_vip(BACKUP), 20, step=0.1)
+        assert took is not None, "the VIP did not come back to the primary (preempt)"
+        MEASURES["preempt_back_s"] = round(took, 2)
+        say(f"preempt: VIP back on {PRIMARY} {took:.2f} s after haproxy started")
+    else:
+        time.sleep(5)
+        assert has_vip(BACKUP) and not has_vip(PRIMARY), "nopreempt: the VIP must stay on the backup"
+    holder = PRIMARY if PREEMPT else BACKUP
+    assert wait_for(lambda: get(80) == (True, "web1"), 10) is not None
+    # The restarted HAProxy learnt the tables back from its peer.
+    assert VIP in table(PRIMARY, "https"), table(PRIMARY, "https")
+    say(f"VIP on {holder}; {PRIMARY} relearnt {len(table(PRIMARY, 'web'))} web entries from its peer ({time.monotonic() - t0:.1f} s)")
+
+
+def test_failback_playbook():
+    """The article's story on the pair: web1 fails, traffic sticks to web2 after web1
+    is back; failback.yml clears the table on both members; traffic returns to web1."""
+    web1 = HOSTS["web1"]
+    web1.run_test("systemctl stop test-web")
+    down = wait_for(lambda: server_status(PRIMARY, "https", "cloudserver") == "DOWN", 15, step=0.2)
+    assert down is not None
+    assert get(80) == (True, "web2")
+    web1.run_test("systemctl start test-web")
+    up = wait_for(lambda: server_status(PRIMARY, "https", "cloudserver") == "UP", 15, step=0.2)
+    assert up is not None
+    assert [get(80) for _ in range(3)] == [(True, "web2")] * 3  # stuck on the backup server
+    for short in (PRIMARY, BACKUP):
+        assert wait_for(lambda s=short: table(s, "https").get(VIP, {}).get("server_id") == "2", 10) is not None
+
+    rc, out, recap = playbook("failback", "--check")
+    assert rc == 0, out
+    say("failback --check:\n  " + "\n  ".join(report_lines(out, "would remove")))
+    assert all(VIP in table(s, "https") for s in (PRIMARY, BACKUP)), "check mode changed a table"
+
+    rc, out, recap = playbook("failback")
+    assert rc == 0, out
+    lines = report_lines(out, "removed")
+    say("failback:\n  " + "\n  ".join(lines))
+    assert {h: recap[h]["changed"] for h in recap} == {PLATFORMS[s]["name"]: 1 for s in (PRIMARY, BACKUP)}, recap
+    for short in (PRIMARY, BACKUP):
+        assert any(line.startswith(PLATFORMS[short]["name"]) and "removed 1 of 1" in line for line in lines), lines
+        assert table(short, "https") == {}
+
+    rc, out, recap = playbook("failback")
+    assert rc == 0, out
+    say("failback again:\n  " + "\n  ".join(report_lines(out, SOCKET + ":")))
+    assert all(r["changed"] == 0 for r in recap.values()) and len(recap) == 2, recap
+    assert len(report_lines(out, "is empty, nothing to clear")) == 2, out
+    assert get(80) == (True, "web1")
+    MEASURES["failback"] = "cleared 1 entry on each member, second run changed=0"
+
+
+def _servers_state(short):
+    return {s: server_status(short, "web", s) for s in ("web1", "web2")}
+
+
+def test_server_maintenance_playbook():
+    servers = '{"maintenance_servers": ["web/web1", "web/web2"], "maintenance_pause": 1, "maintenance_drain_timeout": 30, "maintenance_up_timeout": 30}'
+
+    rc, out, recap = playbook("server_maintenance", "--check", "-e", servers)
+    assert rc == 0, out
+    say("server_maintenance --check:\n  " + "\n  ".join(report_lines(out, "set server")[:8]))
+    assert "Would take out web/web1, web/web2" in out
+    assert report_lines(out, "drain: set server web/web1 state drain")
+    for short in (PRIMARY, BACKUP):
+        assert _servers_state(short) == {"web1": "UP", "web2": "UP"}
+
+    loop = RequestLoop(8080, interval=0.05, max_seconds=120, max_requests=3000)
+    loop.start()
+    time.sleep(1.0)
+    rc, out, recap = playbook("server_maintenance", "-e", servers, timeout=150)
+    time.sleep(1.0)
+    records = loop.finish()
+    assert rc == 0, out
+    failures = loop.failures
+    answered = {d for _, ok, d in records if ok}
+    MEASURES["maintenance_requests"] = len(records)
+    MEASURES["maintenance_failed"] = len(failures)
+    say(f"server_maintenance under load: {len(records)} requests, {len(failures)} failed, answered by {sorted(answered)}")
+    say("report:\n  " + "\n  ".join(report_lines(out, "state ")[:12]))
+    say_failures(failures, records[0][0] if records else 0.0)
+    assert failures == []
+    assert answered == {"web1", "web2"}
+    for short in (PRIMARY, BACKUP):
+        assert recap[PLATFORMS[short]["name"]]["changed"] > 0, recap
+        assert _servers_state(short) == {"web1": "UP", "web2": "UP"}
+
+
+def test_zz_summary():
+    say(f"measurements: {MEASURES}")
