@@ -143,7 +143,7 @@ def playbook(name, *args, timeout=300):
 def say_failures(failures, t0):
     """Print the failed requests, grouped by error, with their times relative to t0."""
     groups = {}
-    for t, _, detail in failures:
+    for t, _ok, detail in failures:
         groups.setdefault(detail, []).append(t - t0)
     for detail, times in groups.items():
         say(f"  {len(times)} failed between t0{min(times):+.2f} s and t0{max(times):+.2f} s: {detail}")
@@ -160,9 +160,9 @@ def report_lines(output, marker):
 def test_vip_on_primary_and_served():
     assert wait_for(lambda: has_vip(PRIMARY), 15), "the VIP never reached the primary"
     assert not has_vip(BACKUP)
-    answers = [get(80) for _ in range(10)]
+    answers = [get(80) for _attempt in range(10)]
     assert answers == [(True, "web1")] * 10, answers  # cloudserver = web1
-    rr = {get(8080)[1] for _ in range(6)}
+    rr = {get(8080)[1] for _attempt in range(6)}
     assert rr == {"web1", "web2"}, rr
 
 
@@ -180,7 +180,7 @@ def test_config_has_peers():
 
 def test_peers_replicate_stick_tables():
     """Traffic reaches the primary only; its entries appear on the backup."""
-    for _ in range(3):
+    for _attempt in range(3):
         assert get(8080)[0]
     entries = table(PRIMARY, "web")
     assert len(entries) == 1, entries  # this host's address on the bridge
@@ -227,11 +227,11 @@ def test_failover_when_haproxy_stops():
     assert not has_vip(PRIMARY)
     # Failures only inside the switchover window (from the stop until the VIP has
     # moved, plus 1 s for the bridge's ARP cache to take the gratuitous ARP).
-    assert all(t0 - 0.1 <= t <= t_switch + 1.0 for t, _, _ in failures), failures
+    assert all(t0 - 0.1 <= t <= t_switch + 1.0 for t, _ok, _detail in failures), failures
     after = [r for r in records if r[0] > t_switch + 1.0]
-    assert len(after) >= 20 and all(ok for _, ok, _ in after), after
+    assert len(after) >= 20 and all(ok for _t, ok, _detail in after), after
     # The backup follows the replicated fail-over entry: still the primary server.
-    assert {d for _, ok, d in records if ok} == {"web1"}
+    assert {d for _t, ok, d in records if ok} == {"web1"}
 
 
 def test_vip_placement_when_haproxy_returns():
@@ -263,7 +263,7 @@ def test_failback_playbook():
     web1.run_test("systemctl start test-web")
     up = wait_for(lambda: server_status(PRIMARY, "https", "cloudserver") == "UP", 15, step=0.2)
     assert up is not None
-    assert [get(80) for _ in range(3)] == [(True, "web2")] * 3  # stuck on the backup server
+    assert [get(80) for _attempt in range(3)] == [(True, "web2")] * 3  # stuck on the backup server
     for short in (PRIMARY, BACKUP):
         assert wait_for(lambda s=short: table(s, "https").get(VIP, {}).get("server_id") == "2", 10) is not None
 
@@ -313,7 +313,7 @@ def test_server_maintenance_playbook():
     records = loop.finish()
     assert rc == 0, out
     failures = loop.failures
-    answered = {d for _, ok, d in records if ok}
+    answered = {d for _t, ok, d in records if ok}
     MEASURES["maintenance_requests"] = len(records)
     MEASURES["maintenance_failed"] = len(failures)
     say(f"server_maintenance under load: {len(records)} requests, {len(failures)} failed, answered by {sorted(answered)}")
