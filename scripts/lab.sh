@@ -1,0 +1,313 @@
+#!/usr/bin/env bash
+# The local lab: an HAProxy + keepalived pair in front of two web servers, in four
+# podman containers on a private podman network, converged with playbooks/site.yml.
+#
+#   bash scripts/lab.sh up              start (or converge again) the lab, then check it
+#   bash scripts/lab.sh run PLAYBOOK [ansible-playbook options...]
+#                                       run a playbook against the lab
+#   bash scripts/lab.sh status          containers, and which load balancer holds the VIP
+#   bash scripts/lab.sh down            remove the containers, the network and .cache/lab
+#                                       (the image stays)
+#
+# Topology, names and addresses: playbooks/lab/inventory.yml and playbooks/lab/group_vars/.
+# Secrets (random, made by the first `up`, mode 0600, never printed):
+#   .cache/lab/stats-password   password of the stats user
+#   .cache/lab/extra-vars.yml   lab_stats_password and lab_vrrp_password for Ansible
+#   .cache/lab/netrc            the stats credentials for `curl --netrc-file`
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+IMAGE="localhost/lbops-debian12-systemd:latest"
+LABEL="lbops.lab"
+INVENTORY="$REPO/playbooks/lab/inventory.yml"
+STATE="$REPO/.cache/lab"
+EXTRA_VARS="$STATE/extra-vars.yml"
+PASSWORD_FILE="$STATE/stats-password"
+NETRC="$STATE/netrc"
+# A copy of the collection that stays after `up`, for running ansible-playbook by hand.
+LAB_COLLECTIONS="$STATE/collections"
+
+usage() { sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; }
+
+# Print a path relative to the repository when it is inside it.
+rel() { case "$1" in "$REPO"/*) printf '%s' "${1#"$REPO"/}" ;; *) printf '%s' "$1" ;; esac; }
+
+# --- the lab's description, read from the inventory --------------------------------
+# Sets LAB_NETWORK, LAB_SUBNET, LAB_VIP, LAB_USER and HOSTS (lines: "name container address group").
+read_inventory() {
+    local out
+    out="$(ansible-inventory -i "$INVENTORY" --list | python3 -c '
+import json, sys
+inv = json.load(sys.stdin)
+hv = inv["_meta"]["hostvars"]
+lb = inv["loadbalancers"]["hosts"]
+first = hv[lb[0]]
+for key in ("lab_network", "lab_subnet", "lab_vip", "lab_stats_user"):
+    print("%s=%s" % (key.upper(), first[key]))
+for group in ("loadbalancers", "webservers"):
+    for h in inv[group]["hosts"]:
+        print("HOST=%s %s %s %s" % (h, hv[h]["ansible_host"], hv[h]["lab_address"], group))
+')"
+    LAB_NETWORK="$(sed -n 's/^LAB_NETWORK=//p' <<<"$out")"
+    LAB_SUBNET="$(sed -n 's/^LAB_SUBNET=//p' <<<"$out")"
+    LAB_VIP="$(sed -n 's/^LAB_VIP=//p' <<<"$out")"
+    LAB_USER="$(sed -n 's/^LAB_STATS_USER=//p' <<<"$out")"
+    HOSTS="$(sed -n 's/^HOST=//p' <<<"$out")"
+}
+
+# --- secrets ------------------------------------------------------------------------
+random_word() {  # $1 characters from [A-Za-z0-9]
+    python3 -c 'import secrets, string, sys
+a = string.ascii_letters + string.digits
+print("".join(secrets.choice(a) for _ in range(int(sys.argv[1]))))' "$1"
+}
+
+ensure_secrets() {
+    local stats vrrp
+    mkdir -p "$STATE"
+    chmod 0700 "$STATE"
+    (
+        umask 077
+        if [ ! -s "$PASSWORD_FILE" ]; then
+            random_word 24 > "$PASSWORD_FILE"
+            log "new random stats password in $(rel "$PASSWORD_FILE")"
+        fi
+        stats="$(cat "$PASSWORD_FILE")"
+        # keepalived's PASS authentication takes at most 8 characters; keep it across runs.
+        vrrp="$(sed -n 's/^lab_vrrp_password: "\(.*\)"$/\1/p' "$EXTRA_VARS" 2>/dev/null || true)"
+        [ -n "$vrrp" ] || vrrp="$(random_word 8)"
+        printf '%s\n' "# Written by scripts/lab.sh (mode 0600). Pass it with -e @$(rel "$EXTRA_VARS")." \
+            "lab_stats_password: \"$stats\"" "lab_vrrp_password: \"$vrrp\"" > "$EXTRA_VARS.new"
+        mv "$EXTRA_VARS.new" "$EXTRA_VARS"
+        printf 'machine %s login %s password %s\n' "$LAB_VIP" "$LAB_USER" "$stats" > "$NETRC.new"
+        mv "$NETRC.new" "$NETRC"
+        chmod 0600 "$PASSWORD_FILE" "$EXTRA_VARS" "$NETRC"
+    )
+}
+
+# --- podman -------------------------------------------------------------------------
+ensure_network() {
+    local have
+    if podman network exists "$LAB_NETWORK"; then
+        have="$(podman network inspect --format '{{range .Subnets}}{{.Subnet}} {{end}}' "$LAB_NETWORK")"
+        if [ "${have% }" != "$LAB_SUBNET" ]; then
+            echo "podman network $LAB_NETWORK has subnet '${have% }', the inventory wants $LAB_SUBNET:" \
+                "run 'bash scripts/lab.sh down' first" >&2
+            exit 1
+        fi
+    else
+        log "podman network create $LAB_NETWORK ($LAB_SUBNET)"
+        podman network create --subnet "$LAB_SUBNET" --label "$LABEL=1" "$LAB_NETWORK" >/dev/null
+    fi
+}
+
+# $1 container, $2 host name, $3 address, $4 group
+ensure_container() {
+    local c="$1" name="$2" addr="$3" group="$4" have caps=()
+    if podman container exists "$c"; then
+        have="$(podman container inspect --format "{{index .Config.Labels \"$LABEL.address\"}}" "$c")"
+        if [ "$have" != "$addr" ]; then
+            log "$c has address $have, the inventory wants $addr: recreating it"
+            podman rm -f -t 5 "$c" >/dev/null
+        elif [ "$(podman container inspect --format '{{.State.Running}}' "$c")" != true ]; then
+            log "podman start $c"
+            podman start "$c" >/dev/null
+            return 0
+        else
+            return 0
+        fi
+    fi
+    # keepalived needs to send VRRP and gratuitous ARPs and to add the VIP.
+    [ "$group" = loadbalancers ] && caps=(--cap-add NET_ADMIN --cap-add NET_RAW --cap-add NET_BROADCAST)
+    log "podman run $c ($name, $addr)"
+    podman run -d --name "$c" --hostname "$name" \
+        --label "$LABEL=1" --label "$LABEL.address=$addr" \
+        --network "$LAB_NETWORK" --ip "$addr" \
+        --privileged "${caps[@]}" --systemd always \
+        --tmpfs /run:rw,nosuid,nodev,mode=755 --tmpfs /tmp:rw,nosuid,nodev,mode=1777 \
+        "$IMAGE" /sbin/init >/dev/null
+}
+
+# Wait until systemd in container $1 has finished booting.
+wait_booted() {
+    local c="$1" i st
+    for i in $(seq 1 60); do
+        st="$(podman exec "$c" systemctl is-system-running 2>/dev/null || true)"
+        case "$st" in running|degraded) return 0 ;; esac
+        sleep 1
+    done
+    echo "$c: systemd did not finish booting in 60 s (state: ${st:-unknown})" >&2
+    return 1
+}
+
+# --- Ansible ------------------------------------------------------------------------
+lab_playbook() {
+    ansible-playbook -i "$INVENTORY" -e "@$EXTRA_VARS" "$@"
+}
+
+# --- checks -------------------------------------------------------------------------
+# Which load balancer holds the VIP (prints its inventory name, or nothing).
+vip_holder() {
+    local name c addr group
+    while read -r name c addr group; do
+        [ "$group" = loadbalancers ] || continue
+        if podman exec "$c" ip -4 -o addr show 2>/dev/null | grep -qF " $LAB_VIP/"; then
+            echo "$name"
+        fi
+    done <<<"$HOSTS"
+}
+
+smoke_check() {
+    local i code body ok=0
+    log "smoke check through the VIP $LAB_VIP"
+    for i in $(seq 1 30); do
+        code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --netrc-file "$NETRC" \
+            "http://$LAB_VIP:1936/haproxy?stats" || true)"
+        [ "$code" = 200 ] && { ok=1; break; }
+        sleep 1
+    done
+    if [ "$ok" -ne 1 ]; then
+        echo "FAILED: stats page http://$LAB_VIP:1936/haproxy?stats answered '${code:-nothing}' (want 200) after 30 s" >&2
+        return 1
+    fi
+    log "  stats page through the VIP: 200 (after ${i} s), held by $(vip_holder | tr '\n' ' ')"
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$LAB_VIP:1936/haproxy?stats" || true)"
+    if [ "$code" != 401 ]; then
+        echo "FAILED: stats page without credentials answered '$code' (want 401)" >&2
+        return 1
+    fi
+    log "  stats page without credentials: 401"
+    body="$(curl -s --max-time 2 "http://$LAB_VIP/" || true)"
+    if [ "$body" != web1 ]; then
+        echo "FAILED: http://$LAB_VIP/ answered '$body' (want web1, the primary server)" >&2
+        return 1
+    fi
+    log "  http://$LAB_VIP/ -> web1"
+}
+
+print_usage_notes() {
+    local lab="bash scripts/lab.sh" vip="$LAB_VIP"
+    cat <<TXT
+
+The lab is up: load balancers lb1, lb2 (HAProxy + keepalived) and web servers web1, web2
+on the podman network $LAB_NETWORK ($LAB_SUBNET). VIP $vip, now on: $(vip_holder | tr '\n' ' ')
+
+Stats page through the VIP:  http://$vip:1936/haproxy?stats
+  user $LAB_USER, password in $(rel "$PASSWORD_FILE") (mode 0600); this machine reaches the VIP
+  curl --netrc-file $(rel "$NETRC") 'http://$vip:1936/haproxy?stats;csv'
+
+The article's fail-over backend (cloudserver = web1, backup localserver = web2, stick on dst):
+  curl http://$vip/                            # web1
+  podman exec lbops-lab-web1 systemctl stop lab-web     # the primary fails
+  curl http://$vip/                            # web2 (the first request may get a 503)
+  podman exec lbops-lab-web1 systemctl start lab-web
+  curl http://$vip/                            # still web2: the stick table remembers
+  $lab run playbooks/failback.yml --diff  # clear it on lb1 and lb2
+  curl http://$vip/                            # web1 again
+Load balancer fail-over:
+  podman exec lbops-lab-lb1 systemctl stop haproxy      # the VIP moves to lb2 ($lab status)
+  podman exec lbops-lab-lb1 systemctl start haproxy     # and comes back to lb1
+
+Playbooks against the lab ('run' installs the collection and passes the inventory and secrets):
+  $lab run playbooks/site.yml --diff
+  $lab run playbooks/failback.yml --diff
+  $lab run playbooks/server_maintenance.yml -e '{"maintenance_servers": ["https/cloudserver", "https/localserver"]}' --check
+  $lab run playbooks/server_maintenance.yml -e '{"maintenance_servers": ["https/cloudserver", "https/localserver"]}'
+With ansible-playbook itself, ANSIBLE_COLLECTIONS_PATH must point at an installed copy of the
+collection; 'up' leaves one in $(rel "$LAB_COLLECTIONS") (refreshed by every 'up'):
+  export CONTAINERS_CONF=$REPO/containers.conf ANSIBLE_COLLECTIONS_PATH=$LAB_COLLECTIONS
+  $(rel "$VENV")/bin/ansible-playbook -i $(rel "$INVENTORY") -e @$(rel "$EXTRA_VARS") playbooks/failback.yml
+
+A shell in a container:  podman exec -it lbops-lab-lb1 bash
+  echo 'show table https' | socat stdio /run/haproxy/admin.sock    # (inside lb1 or lb2)
+Tear the lab down:       $lab down
+TXT
+}
+
+# --- commands -----------------------------------------------------------------------
+cmd_up() {
+    local t0 t1 name c addr group
+    t0=$(date +%s)
+    ensure_apt podman runc netavark aardvark-dns conmon rsync curl python3-venv git
+    ensure_venv
+    # shellcheck disable=SC2119  # no --force: keep the image there is
+    ensure_image
+    # The collection copy of `up` stays in .cache/lab for ansible-playbook by hand
+    # (`run` makes a private one per process, like the other scripts).
+    COLLECTIONS_ROOT="$LAB_COLLECTIONS" install_collection
+    read_inventory
+    ensure_secrets
+    ensure_network
+    while read -r name c addr group; do
+        ensure_container "$c" "$name" "$addr" "$group"
+    done <<<"$HOSTS"
+    while read -r name c addr group; do
+        wait_booted "$c"
+    done <<<"$HOSTS"
+    cd "$REPO"
+    log "ansible-playbook playbooks/lab/webservers.yml"
+    lab_playbook playbooks/lab/webservers.yml
+    log "ansible-playbook playbooks/site.yml"
+    lab_playbook playbooks/site.yml
+    smoke_check
+    t1=$(date +%s)
+    print_usage_notes
+    log "lab up in $((t1 - t0)) s"
+}
+
+cmd_run() {
+    local pb
+    if [ $# -eq 0 ]; then
+        echo "usage: bash scripts/lab.sh run PLAYBOOK [ansible-playbook options...]" >&2
+        exit 2
+    fi
+    if [ ! -s "$EXTRA_VARS" ]; then
+        echo "no lab secrets in $(rel "$EXTRA_VARS"): run 'bash scripts/lab.sh up' first" >&2
+        exit 1
+    fi
+    pb="$1"
+    shift
+    # A playbook path relative to the repository works from anywhere.
+    if [ ! -e "$pb" ] && [ -e "$REPO/$pb" ]; then pb="$REPO/$pb"; fi
+    ensure_venv
+    install_collection
+    lab_playbook "$pb" "$@"
+}
+
+cmd_status() {
+    ensure_venv
+    read_inventory
+    podman ps -a --filter "label=$LABEL" --format '{{.Names}}\t{{.Status}}'
+    echo "VIP $LAB_VIP on: $(vip_holder | tr '\n' ' ')"
+}
+
+cmd_down() {
+    local t0 ids nets
+    t0=$(date +%s)
+    if command -v podman >/dev/null; then
+        ids="$(podman ps -aq --filter "label=$LABEL")"
+        if [ -n "$ids" ]; then
+            log "removing the lab's containers"
+            # shellcheck disable=SC2086  # one id per word
+            podman rm -f -t 5 $ids >/dev/null
+        fi
+        nets="$(podman network ls -q --filter "label=$LABEL")"
+        if [ -n "$nets" ]; then
+            log "removing podman network(s) $(tr '\n' ' ' <<<"$nets")"
+            # shellcheck disable=SC2086
+            podman network rm $nets >/dev/null
+        fi
+    fi
+    rm -rf "$STATE"
+    log "lab down in $(($(date +%s) - t0)) s (image $IMAGE kept)"
+}
+
+case "${1:-}" in
+    up) shift; cmd_up "$@" ;;
+    run) shift; cmd_run "$@" ;;
+    status) shift; cmd_status ;;
+    down) shift; cmd_down ;;
+    -h|--help|help) usage ;;
+    *) usage >&2; exit 2 ;;
+esac
