@@ -9,6 +9,11 @@ real RuntimeClient in place of the socket session, so the client's
 classification of replies is exercised too.
 """
 
+import json
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
 from ansible_collections.lbops.haproxy.plugins.module_utils._client import RuntimeClient
 from ansible_collections.lbops.haproxy.plugins.module_utils._transport import Feedback
 
@@ -177,3 +182,12 @@ def lab(level="admin"):
     haproxy.add_backend("be_cfgdisabled", [Srv("d1", 1, admin=0x05, check=0, op=0)])
     haproxy.frontends.update({"fe_main": "OPEN", "fe_aux": "OPEN", "fe_stop": "STOP", "fe_off": None})
     return haproxy
+
+
+def run_module(capsys, main, args, check_mode=False, diff=False):
+    """Run a module's ``main()`` with ``args``; return the JSON it exits with."""
+    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            main()
+    return json.loads(capsys.readouterr().out)

@@ -3,18 +3,16 @@
 
 """haproxy_frontend as a module."""
 
-import json
 import os
 import sys
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.lbops.haproxy.plugins.module_utils import _common
 from ansible_collections.lbops.haproxy.plugins.modules import haproxy_frontend
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils"))
-from fake_haproxy import FakeClient, lab  # noqa: E402
+from fake_haproxy import FakeClient, lab, run_module  # noqa: E402
 
 
 @pytest.fixture
@@ -25,11 +23,7 @@ def instances(monkeypatch):
 
 
 def run(capsys, args, check_mode=False, diff=False):
-    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            haproxy_frontend.main()
-    return json.loads(capsys.readouterr().out)
+    return run_module(capsys, haproxy_frontend.main, args, check_mode, diff)
 
 
 def test_pair_check_change_repeat(instances, capsys):

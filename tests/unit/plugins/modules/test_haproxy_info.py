@@ -3,10 +3,10 @@
 
 """haproxy_info: one read batch per target, joined and decoded, as results and facts."""
 
-import json
+import os
+import sys
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.lbops.haproxy.plugins.module_utils import _common
 from ansible_collections.lbops.haproxy.plugins.module_utils._client import RuntimeClient
@@ -14,6 +14,9 @@ from ansible_collections.lbops.haproxy.plugins.module_utils._errors import Inval
 from ansible_collections.lbops.haproxy.plugins.module_utils._info import check_gather, gather_facts
 from ansible_collections.lbops.haproxy.plugins.module_utils._transport import Feedback
 from ansible_collections.lbops.haproxy.plugins.modules import haproxy_info
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils"))
+from fake_haproxy import run_module  # noqa: E402
 
 STATE_HEADER = ("# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight "
                 "srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state "
@@ -132,17 +135,12 @@ def instances(monkeypatch):
     return fakes
 
 
-def run_module(capsys, args, check_mode=False):
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            haproxy_info.main()
-    return json.loads(capsys.readouterr().out)
+def run_info(capsys, args, check_mode=False):
+    return run_module(capsys, haproxy_info.main, args, check_mode)
 
 
 def test_module_results_and_facts(capsys, instances):
-    out = run_module(capsys, {"socket": ["/lb1.sock", "/lb2.sock"]}, check_mode=True)
+    out = run_info(capsys, {"socket": ["/lb1.sock", "/lb2.sock"]}, check_mode=True)
     assert out["changed"] is False
     assert [r["socket"] for r in out["results"]] == ["/lb1.sock", "/lb2.sock"]
     facts = out["ansible_facts"]["haproxy_runtime"]
@@ -154,7 +152,7 @@ def test_module_results_and_facts(capsys, instances):
 
 
 def test_module_failure_is_one_line_and_keeps_the_others(capsys, instances):
-    out = run_module(capsys, {"socket": ["/lb1.sock", "/bad.sock"], "gather": ["tables"]})
+    out = run_info(capsys, {"socket": ["/lb1.sock", "/bad.sock"], "gather": ["tables"]})
     assert out["failed"] is True
     assert out["msg"].startswith("/bad.sock: HAProxy does not know the command 'show table'")
     assert out["results"][0]["failed"] is False

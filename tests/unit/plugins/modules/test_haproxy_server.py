@@ -3,19 +3,17 @@
 
 """haproxy_server as a module: argspec, aliases, results per target, diff, failures."""
 
-import json
 import os
 import sys
 
 import pytest
 import yaml
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.lbops.haproxy.plugins.module_utils import _common
 from ansible_collections.lbops.haproxy.plugins.modules import haproxy_server
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils"))
-from fake_haproxy import FakeClient, lab  # noqa: E402
+from fake_haproxy import FakeClient, lab, run_module  # noqa: E402
 
 
 @pytest.fixture
@@ -30,14 +28,7 @@ def instances(monkeypatch):
 
 
 def run(capsys, args, check_mode=False, diff=False):
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            haproxy_server.main()
-    return json.loads(capsys.readouterr().out)
+    return run_module(capsys, haproxy_server.main, args, check_mode, diff)
 
 
 def test_alias_host_and_state_synonym(instances, capsys):

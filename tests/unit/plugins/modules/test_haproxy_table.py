@@ -8,10 +8,11 @@ so replies go through the client's classification and the streaming parsers.
 """
 
 import json
+import os
+import sys
 from collections import OrderedDict
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.lbops.haproxy.plugins.module_utils import _common
 from ansible_collections.lbops.haproxy.plugins.module_utils import _table as table_logic
@@ -20,6 +21,9 @@ from ansible_collections.lbops.haproxy.plugins.module_utils._errors import HAPro
 from ansible_collections.lbops.haproxy.plugins.module_utils._table import TableRequest, TableRun
 from ansible_collections.lbops.haproxy.plugins.module_utils._transport import Feedback
 from ansible_collections.lbops.haproxy.plugins.modules import haproxy_table
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils"))
+from fake_haproxy import run_module  # noqa: E402
 
 OPS = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
        "gt": lambda a, b: a > b, "le": lambda a, b: a <= b, "ge": lambda a, b: a >= b}
@@ -549,19 +553,12 @@ def instances(monkeypatch):
     return fakes
 
 
-def run_module(capsys, args, check_mode=False, diff=False):
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            haproxy_table.main()
-    return json.loads(capsys.readouterr().out)
+def table_module(capsys, args, check_mode=False, diff=False):
+    return run_module(capsys, haproxy_table.main, args, check_mode, diff)
 
 
 def test_module_both_sockets_with_diff(capsys, instances):
-    out = run_module(capsys, {"socket": ["/lb1.sock", "/lb2.sock"], "name": "fe_main", "fail_on_in_use": False}, diff=True)
+    out = table_module(capsys, {"socket": ["/lb1.sock", "/lb2.sock"], "name": "fe_main", "fail_on_in_use": False}, diff=True)
     assert out["changed"] is True
     assert [r["socket"] for r in out["results"]] == ["/lb1.sock", "/lb2.sock"]
     assert out["diff"]["before"]["/lb1.sock"]["count"] == 6
@@ -572,21 +569,21 @@ def test_module_both_sockets_with_diff(capsys, instances):
 
 
 def test_module_check_mode_sends_nothing(capsys, instances):
-    out = run_module(capsys, {"socket": ["/lb1.sock", "/lb2.sock"], "name": "fe_main", "fail_on_in_use": False}, check_mode=True)
+    out = table_module(capsys, {"socket": ["/lb1.sock", "/lb2.sock"], "name": "fe_main", "fail_on_in_use": False}, check_mode=True)
     assert out["changed"] is True
     assert [r["removed"] for r in out["results"]] == [6, 5]
     assert instances["/lb1.sock"].writes == [] and instances["/lb2.sock"].writes == []
 
 
 def test_module_fails_on_in_use_naming_changed_targets(capsys, instances):
-    out = run_module(capsys, {"socket": ["/lb1.sock", "/lb2.sock"], "name": "fe_main"})
+    out = table_module(capsys, {"socket": ["/lb1.sock", "/lb2.sock"], "name": "fe_main"})
     assert out["failed"] is True
     assert "still in use" in out["msg"]
     assert "targets already changed: /lb1.sock, /lb2.sock" in out["msg"]
 
 
 def test_module_invalid_input_fails_before_connecting(capsys, instances):
-    out = run_module(capsys, {"socket": ["/lb1.sock"], "name": "fe_main",
+    out = table_module(capsys, {"socket": ["/lb1.sock"], "name": "fe_main",
                               "filter": [{"data": "gpc0", "operator": "gt", "value": 1}] * 5})
     assert out["failed"] is True
     assert "at most 4 filters" in out["msg"]
