@@ -583,8 +583,8 @@ def test_module_fails_on_in_use_naming_changed_targets(capsys, instances):
 
 
 def test_module_invalid_input_fails_before_connecting(capsys, instances):
-    out = table_module(capsys, {"socket": ["/lb1.sock"], "name": "fe_main",
-                              "filter": [{"data": "gpc0", "operator": "gt", "value": 1}] * 5})
+    five = [{"data": "gpc0", "operator": "gt", "value": 1}] * 5
+    out = table_module(capsys, {"socket": ["/lb1.sock"], "name": "fe_main", "filter": five})
     assert out["failed"] is True
     assert "at most 4 filters" in out["msg"]
     assert instances["/lb1.sock"].sessions == []
