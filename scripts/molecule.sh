@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Molecule scenarios (podman driver, privileged systemd containers built locally).
-# Usage: scripts/molecule.sh [scenario ...]   (default: every scenario but _smoke)
+# Usage: scripts/molecule.sh [scenario ...]   (default: every scenario, i.e. every
+# molecule/<name>/molecule.yml whose name does not start with "_")
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ensure_apt rsync python3-venv podman runc debootstrap
@@ -12,6 +13,7 @@ if [ ${#scenarios[@]} -eq 0 ]; then
     for d in "$REPO"/molecule/*/; do
         name="$(basename "$d")"
         case "$name" in _*) continue ;; esac
+        [ -f "$d/molecule.yml" ] || continue
         scenarios+=("$name")
     done
 fi

@@ -8,7 +8,7 @@ import testinfra.utils.ansible_runner
 import yaml
 
 # Molecule's inventory says ansible_connection=podman; address the instances
-# with testinfra's own podman backend (see molecule/_smoke).
+# with testinfra's own podman backend.
 testinfra_hosts = [
     f"podman://{name}"
     for name in testinfra.utils.ansible_runner.AnsibleRunner(
