@@ -50,45 +50,6 @@ fi
 old_image_id="$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)"
 old_base_id="$(podman image inspect --format '{{.Id}}' "$BASE_IMAGE" 2>/dev/null || true)"
 
-# --- which mirror does the host use? ------------------------------------------
-# Prints the first URI of an enabled apt source (one-line .list or deb822 .sources)
-# that serves the suite given as $1 (exactly; "bookworm" does not match
-# "bookworm-updates").
-host_mirror_for_suite() {
-    local suite="$1" f
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-        [ -r "$f" ] || continue
-        case "$f" in
-            *.sources)
-                awk -v suite="$suite" '
-                    function flush() {
-                        if (is_deb && enabled && uri != "" && has_suite) { print uri; found = 1; exit }
-                        uri = ""; has_suite = 0; is_deb = 0; enabled = 1
-                    }
-                    BEGIN { enabled = 1 }
-                    /^[ \t]*#/ { next }
-                    /^[ \t]*$/ { flush(); next }
-                    tolower($1) == "types:" { for (i = 2; i <= NF; i++) if ($i == "deb") is_deb = 1 }
-                    tolower($1) == "uris:" { uri = $2 }
-                    tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == suite) has_suite = 1 }
-                    tolower($1) == "enabled:" { if (tolower($2) == "no") enabled = 0 }
-                    END { if (!found) flush() }
-                ' "$f"
-                ;;
-            *)
-                awk -v suite="$suite" '
-                    $1 != "deb" { next }
-                    {
-                        i = 2
-                        if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
-                        if ($(i + 1) == suite) { print $i; exit }
-                    }
-                ' "$f"
-                ;;
-        esac
-    done | head -n1
-}
-
 MIRROR="${LBOPS_DEBIAN_MIRROR:-$(host_mirror_for_suite "$SUITE")}"
 MIRROR="${MIRROR:-http://deb.debian.org/debian}"
 SECURITY_MIRROR="${LBOPS_DEBIAN_SECURITY_MIRROR:-$(host_mirror_for_suite "$SUITE-security")}"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds the collection artifact, installs it into a scratch path and checks
 # that every module's documentation renders with ansible-doc.
+# Usage: scripts/build.sh [--line 2.19|2.20|2.21]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-ensure_apt rsync python3-venv
-ensure_venv
+parse_line_option "$@"
+ensure_venv_or_not_run "$LINE"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 ansible-galaxy collection build --force --output-path "$out" "$REPO" >/dev/null

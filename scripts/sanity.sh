@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# ansible-test sanity (all tests, no ignore file), ruff, yamllint and ansible-lint.
+# ansible-test sanity (all tests, no ignore file), ruff, yamllint and ansible-lint,
+# with the tools of one ansible-core line.
 # Every step runs even when an earlier one fails; the script fails if any did.
+# Usage: scripts/sanity.sh [--line 2.19|2.20|2.21]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+parse_line_option "$@"
 ensure_apt rsync python3-venv shellcheck
-ensure_venv
+ensure_venv_or_not_run "$LINE"
 install_collection
-py="$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+py="$(venv_python_version)"
+log "sanity on ansible-core $(ansible --version | sed -n '1s/.*core \([0-9.]*\).*/\1/p'), Python $py"
 
 failed=()
 step() {
