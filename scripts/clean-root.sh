@@ -12,8 +12,9 @@
 # --release  the Debian release of the clean machine (default: the host's)
 # --ref      what to clone: a commit, branch or tag of this repository (default: HEAD)
 # --keep     keep the root afterwards (default: remove it)
-# The pyenv interpreters of this kind of machine ($HOME/.pyenv) are mounted read-only,
-# as a new machine of this kind has them. Nothing else of the host is visible.
+# What every new machine of this kind has is carried over: the pyenv interpreters
+# ($HOME/.pyenv, mounted read-only) and the network's CA certificates (copied).
+# Nothing else of the host is visible.
 # The root lives in /var/tmp/lbops-clean-<release>; the command's output goes to stdout,
 # its exit code is the script's. Do not run the lab on the host at the same time (the
 # same subnets would be used twice).
@@ -61,6 +62,7 @@ remove_root() {
     fi
     rm -rf --one-file-system "$ROOT"
 }
+# shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() {
     if [ "$keep" -eq 1 ]; then unmount_all; log "kept $ROOT"; else remove_root || true; fi
 }
@@ -73,7 +75,7 @@ log "debootstrap --variant=minbase $release $ROOT ($mirror)"
 t0=$(date +%s)
 if ! debootstrap --variant=minbase --include=ca-certificates,git,curl,python3 \
         --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
-        "$release" "$ROOT" "$mirror" "$(debootstrap_script "$release")" >/var/tmp/lbops-clean-$release.log 2>&1; then
+        "$release" "$ROOT" "$mirror" "$(debootstrap_script "$release")" >"/var/tmp/lbops-clean-$release.log" 2>&1; then
     tail -n 30 "/var/tmp/lbops-clean-$release.log" >&2
     die "debootstrap failed"
 fi
@@ -84,6 +86,13 @@ deb $mirror $release-updates main
 deb $security $release-security main
 EOF
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+# The machine's own trust: its network may intercept TLS with a CA of its own, which
+# every machine of this kind carries (local CA certificates, pip's cert setting).
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/"
+    chroot "$ROOT" update-ca-certificates >/dev/null 2>&1 || die "update-ca-certificates failed in the clean root"
+fi
+[ -f /etc/pip.conf ] && grep -q '^cert' /etc/pip.conf && printf '[global]\n%s\n' "$(grep '^cert' /etc/pip.conf)" > "$ROOT/etc/pip.conf"
 echo "lbops-clean-$release" > "$ROOT/etc/hostname"
 log "clean root ready in $(($(date +%s) - t0)) s"
 
@@ -113,6 +122,8 @@ log "running in the clean $release root: $*"
 rc=0
 chroot "$ROOT" /usr/bin/env -i HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    ${CI:+CI="$CI"} /bin/bash -c 'cd /work/lbops && eval "$*"' bash "$@" || rc=$?
+    ${CI:+CI="$CI"} ${SSL_CERT_FILE:+SSL_CERT_FILE="$SSL_CERT_FILE"} ${PIP_CERT:+PIP_CERT="$PIP_CERT"} \
+    ${REQUESTS_CA_BUNDLE:+REQUESTS_CA_BUNDLE="$REQUESTS_CA_BUNDLE"} ${CURL_CA_BUNDLE:+CURL_CA_BUNDLE="$CURL_CA_BUNDLE"} \
+    /bin/bash -c 'cd /work/lbops && eval "$*"' bash "$@" || rc=$?
 log "command exited $rc"
 exit $rc

@@ -18,28 +18,35 @@
 # A cell passes, fails, or does NOT RUN (say, no Python for its ansible-core line on
 # this machine). The suite exits non-zero unless every selected cell passed: a cell
 # that did not run is never counted as passed.
+#
+# Cells marked "par" run up to LBOPS_JOBS at a time (default 2; their output is shown
+# whole when each ends). Cells marked "seq" (containers, VRRP timings, the lab) run
+# alone. While the first cells run, the suite prepares in the background what later
+# cells need (Python environments, HAProxy roots, container images); the cells wait
+# for those (flock) and report their failures themselves.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
-# name|command (run from the repository). The order is the order of the run.
+# name|mode|command (run from the repository). The order is the order of the run.
 CELLS=(
-    "sanity/2.19|bash scripts/sanity.sh --line 2.19"
-    "sanity/2.20|bash scripts/sanity.sh --line 2.20"
-    "sanity/2.21|bash scripts/sanity.sh --line 2.21"
-    "unit/2.19|bash scripts/unit.sh --line 2.19"
-    "unit/2.20|bash scripts/unit.sh --line 2.20"
-    "unit/2.21|bash scripts/unit.sh --line 2.21"
-    "build|bash scripts/build.sh"
-    "integration/2.19/2.6|bash scripts/integration.sh --line 2.19 --haproxy 2.6"
-    "integration/2.20/3.0|bash scripts/integration.sh --line 2.20 --haproxy 3.0"
-    "integration/2.21/3.2|bash scripts/integration.sh --line 2.21 --haproxy 3.2"
-    "molecule/default/bookworm|bash scripts/molecule.sh --release bookworm default"
-    "molecule/default/trixie|bash scripts/molecule.sh --release trixie default"
-    "molecule/ha_pair/bookworm|bash scripts/molecule.sh --release bookworm ha_pair"
-    "molecule/ha_pair/trixie|bash scripts/molecule.sh --release trixie ha_pair"
-    "molecule/keepalived/trixie|bash scripts/molecule.sh --release trixie keepalived"
-    "lab/trixie|bash scripts/lab.sh up --release trixie; rc=\$?; bash scripts/lab.sh down || rc=1; exit \$rc"
+    "unit/2.19|par|bash scripts/unit.sh --line 2.19"
+    "unit/2.20|par|bash scripts/unit.sh --line 2.20"
+    "unit/2.21|par|bash scripts/unit.sh --line 2.21"
+    "build|par|bash scripts/build.sh"
+    "sanity/2.19|par|bash scripts/sanity.sh --line 2.19"
+    "sanity/2.20|par|bash scripts/sanity.sh --line 2.20"
+    "sanity/2.21|par|bash scripts/sanity.sh --line 2.21"
+    "integration/2.19/2.6|par|bash scripts/integration.sh --line 2.19 --haproxy 2.6"
+    "integration/2.20/3.0|par|bash scripts/integration.sh --line 2.20 --haproxy 3.0"
+    "integration/2.21/3.2|par|bash scripts/integration.sh --line 2.21 --haproxy 3.2"
+    "molecule/default/bookworm|seq|bash scripts/molecule.sh --release bookworm default"
+    "molecule/default/trixie|seq|bash scripts/molecule.sh --release trixie default"
+    "molecule/ha_pair/bookworm|seq|bash scripts/molecule.sh --release bookworm ha_pair"
+    "molecule/ha_pair/trixie|seq|bash scripts/molecule.sh --release trixie ha_pair"
+    "molecule/keepalived/trixie|seq|bash scripts/molecule.sh --release trixie keepalived"
+    "lab/trixie|seq|bash scripts/lab.sh up --release trixie; rc=\$?; bash scripts/lab.sh down || rc=1; exit \$rc"
 )
+JOBS="${LBOPS_JOBS:-2}"
 
 selected=()
 if [ $# -eq 0 ]; then
@@ -59,31 +66,115 @@ else
 fi
 
 cd "$REPO" || exit 1
-names=() results=() times=()
-t_suite=$(date +%s)
-for cell in "${selected[@]}"; do
-    name="${cell%%|*}"
-    command="${cell#*|}"
-    log "cell $name: $command"
-    start=$(date +%s)
-    bash -c "$command"
-    rc=$?
-    elapsed=$(($(date +%s) - start))
-    case $rc in
+LOGS="$REPO/.cache/test-logs"
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+
+# --- background preparation ----------------------------------------------------------
+# What the selected cells will need, prepared while the first cells run. Each script
+# below is idempotent and locked, so a cell that needs it waits or finds it done.
+prepare() {
+    local cell lines=() haproxies=() releases=() x
+    for cell in "${selected[@]}"; do
+        case "${cell%%|*}" in
+            sanity/*|unit/*) lines+=("${cell%%|*}") ;;
+            integration/*) x="${cell%%|*}"; x="${x#integration/}"; lines+=("${x%%/*}"); haproxies+=("${x#*/}") ;;
+            molecule/*|lab/*) x="${cell%%|*}"; releases+=("${x##*/}") ;;
+        esac
+    done
+    for x in $(printf '%s\n' "${lines[@]##*/}" | sort -u); do
+        (ensure_venv "$x") >"$LOGS/prepare-venv-$x.log" 2>&1 &
+    done
+    for x in $(printf '%s\n' "${haproxies[@]}" | sort -u); do
+        [ -x scripts/haproxy-root.sh ] && bash scripts/haproxy-root.sh "$x" >"$LOGS/prepare-haproxy-$x.log" 2>&1 &
+    done
+    if [ ${#releases[@]} -gt 0 ]; then
+        (ensure_venv "$LBOPS_NEWEST_LINE") >"$LOGS/prepare-venv-$LBOPS_NEWEST_LINE.log" 2>&1 &
+        for x in $(printf '%s\n' "${releases[@]}" | sort -u); do
+            bash scripts/build-image.sh --release "$x" >"$LOGS/prepare-image-$x.log" 2>&1 &
+        done
+    fi
+    wait
+}
+prepare &
+prepare_pid=$!
+
+# --- running cells ---------------------------------------------------------------------
+declare -A RESULT=() TIME=()
+order=()
+
+finish_cell() {  # name rc elapsed
+    local result
+    case $2 in
         0) result=passed ;;
         "$NOT_RUN") result="NOT RUN" ;;
-        *) result="FAILED (rc $rc)" ;;
+        *) result="FAILED (rc $2)" ;;
     esac
-    log "cell $name: $result in ${elapsed}s"
-    names+=("$name") results+=("$result") times+=("$elapsed")
+    RESULT[$1]="$result"
+    TIME[$1]="$3"
+    log "cell $1: $result in ${3}s"
+}
+
+run_alone() {  # name command
+    local start rc
+    log "cell $1: $2"
+    start=$(date +%s)
+    bash -c "$2" 2>&1 | tee "$LOGS/${1//\//_}.log"
+    rc=${PIPESTATUS[0]}
+    finish_cell "$1" "$rc" $(($(date +%s) - start))
+}
+
+# Run the "par" cells given as arguments, JOBS at a time; show each log when it ends.
+run_parallel() {
+    local -A pid_of=() start_of=()
+    local cell name command done_pid rc
+    local queue=("$@")
+    while [ ${#queue[@]} -gt 0 ] || [ ${#pid_of[@]} -gt 0 ]; do
+        while [ ${#queue[@]} -gt 0 ] && [ ${#pid_of[@]} -lt "$JOBS" ]; do
+            cell="${queue[0]}"
+            queue=("${queue[@]:1}")
+            name="${cell%%|*}"
+            command="${cell#*|*|}"
+            log "cell $name: $command (in parallel, log in ${LOGS#"$REPO"/}/${name//\//_}.log)"
+            bash -c "$command" >"$LOGS/${name//\//_}.log" 2>&1 &
+            pid_of[$name]=$!
+            start_of[$name]=$(date +%s)
+        done
+        wait -n -p done_pid "${pid_of[@]}"
+        rc=$?
+        for name in "${!pid_of[@]}"; do
+            [ "${pid_of[$name]}" = "$done_pid" ] || continue
+            echo "----- log of cell $name -----"
+            cat "$LOGS/${name//\//_}.log"
+            echo "----- end of cell $name -----"
+            finish_cell "$name" "$rc" $(($(date +%s) - ${start_of[$name]}))
+            unset "pid_of[$name]"
+        done
+    done
+}
+
+t_suite=$(date +%s)
+batch=()
+for cell in "${selected[@]}"; do
+    name="${cell%%|*}"
+    mode="${cell#*|}"; mode="${mode%%|*}"
+    order+=("$name")
+    if [ "$mode" = par ]; then
+        batch+=("$cell")
+        continue
+    fi
+    if [ ${#batch[@]} -gt 0 ]; then run_parallel "${batch[@]}"; batch=(); fi
+    run_alone "$name" "${cell#*|*|}"
 done
+if [ ${#batch[@]} -gt 0 ]; then run_parallel "${batch[@]}"; fi
+wait "$prepare_pid" 2>/dev/null
 
 passed=0 bad=0
 echo
-echo "suite summary ($(( $(date +%s) - t_suite ))s):"
-for i in "${!names[@]}"; do
-    printf '  %-28s %-16s %5ss\n' "${names[$i]}" "${results[$i]}" "${times[$i]}"
-    if [ "${results[$i]}" = passed ]; then passed=$((passed + 1)); else bad=$((bad + 1)); fi
+echo "suite summary ($(($(date +%s) - t_suite))s, up to $JOBS parallel cells):"
+for name in "${order[@]}"; do
+    printf '  %-28s %-16s %5ss\n' "$name" "${RESULT[$name]}" "${TIME[$name]}"
+    if [ "${RESULT[$name]}" = passed ]; then passed=$((passed + 1)); else bad=$((bad + 1)); fi
 done
 echo "suite: $passed passed, $bad failed or not run"
 [ $bad -eq 0 ]
