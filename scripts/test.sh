@@ -176,5 +176,15 @@ for name in "${order[@]}"; do
     printf '  %-28s %-16s %5ss\n' "$name" "${RESULT[$name]}" "${TIME[$name]}"
     if [ "${RESULT[$name]}" = passed ]; then passed=$((passed + 1)); else bad=$((bad + 1)); fi
 done
+notrun=()
+for name in "${order[@]}"; do [ "${RESULT[$name]}" = "NOT RUN" ] && notrun+=("$name"); done
+if [ ${#notrun[@]} -gt 0 ]; then
+    echo
+    echo "!!! THE SUPPORT MATRIX WAS NOT FULLY TESTED: ${#notrun[@]} cell(s) did NOT RUN on this machine:"
+    for name in "${notrun[@]}"; do
+        echo "!!!   $name: $(grep -h -m1 -E 'NOT RUN|no Python' "$LOGS/${name//\//_}.log" 2>/dev/null | sed 's/^==> //')"
+    done
+    echo "!!! They count as failures."
+fi
 echo "suite: $passed passed, $bad failed or not run"
 [ $bad -eq 0 ]
