@@ -213,8 +213,66 @@ debootstrap_script() {
     fi
 }
 
-# Make sure the local Molecule image exists; builds it without any registry when
-# missing (scripts/build-image.sh, ~1-2 min).
+# --- Debian releases of the containers (Molecule, the lab) ---------------------------
+# The releases the roles are proven on, oldest first, and the one used when none is
+# given (the newest that passes). Each has its own locally built image.
+LBOPS_RELEASES=(bookworm trixie)
+LBOPS_DEFAULT_RELEASE=trixie
+
+# Fail unless $1 is one of LBOPS_RELEASES.
+check_release() {
+    case " ${LBOPS_RELEASES[*]} " in
+        *" ${1:-} "*) return 0 ;;
+    esac
+    die "unknown Debian release '${1:-}' (known: ${LBOPS_RELEASES[*]})"
+}
+
+# The images of release $1: the systemd image the containers run, and the
+# debootstrapped base it is built on.
+release_image() { printf 'localhost/lbops-debian-%s-systemd:latest\n' "$1"; }
+release_base_image() { printf 'localhost/lbops-debian-%s-base:latest\n' "$1"; }
+
+# Parse --release <codename> out of the arguments. Sets RELEASE (default:
+# LBOPS_DEFAULT_RELEASE), RELEASE_GIVEN (1 when the option was there) and leaves
+# the other arguments in ARGS.
+# shellcheck disable=SC2034  # RELEASE, RELEASE_GIVEN and ARGS are for the caller
+parse_release_option() {
+    RELEASE="$LBOPS_DEFAULT_RELEASE"
+    RELEASE_GIVEN=0
+    ARGS=()
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --release) RELEASE="${2:?--release needs a value (${LBOPS_RELEASES[*]})}"; RELEASE_GIVEN=1; shift 2 ;;
+            --release=*) RELEASE="${1#--release=}"; RELEASE_GIVEN=1; shift ;;
+            *) ARGS+=("$1"); shift ;;
+        esac
+    done
+    check_release "$RELEASE"
+}
+
+# Install rootful podman and what its networks need on this host, whatever its
+# release. podman itself does not depend on a firewall tool, but netavark (the
+# network backend of podman 4 and 5) runs one for every container on a podman
+# network, and fails with "netavark: No such file or directory (os error 2)"
+# when it is missing:
+#   - bookworm: netavark 1.4 knows only iptables: the iptables package;
+#   - trixie:   netavark 1.14's default driver is iptables too (Debian builds it
+#               without changing the default): the iptables package. Its
+#               nftables driver (the nft command) is only used when asked for.
+#   - a release this file does not know yet: iptables and nftables, so that
+#     either default works.
+# runc is the runtime containers.conf names (crun is podman's default choice).
+ensure_podman() {
+    local fw
+    case "$(host_release)" in
+        bookworm|trixie) fw=(iptables) ;;
+        *) fw=(iptables nftables) ;;
+    esac
+    ensure_apt podman runc conmon netavark aardvark-dns "${fw[@]}"
+}
+
+# Make sure the local image of a release exists; builds it without any registry
+# when missing (scripts/build-image.sh [--release R] [--force], ~2 min).
 ensure_image() {
     "$REPO/scripts/build-image.sh" "$@"
 }
