@@ -251,21 +251,23 @@ parse_release_option() {
 }
 
 # Install rootful podman and what its networks need on this host, whatever its
-# release. podman itself does not depend on a firewall tool, but netavark (the
-# network backend of podman 4 and 5) runs one for every container on a podman
-# network, and fails with "netavark: No such file or directory (os error 2)"
-# when it is missing:
-#   - bookworm: netavark 1.4 knows only iptables: the iptables package;
-#   - trixie:   netavark 1.14's default driver is iptables too (Debian builds it
-#               without changing the default): the iptables package. Its
-#               nftables driver (the nft command) is only used when asked for.
-#   - a release this file does not know yet: iptables and nftables, so that
-#     either default works.
-# runc is the runtime containers.conf names (crun is podman's default choice).
+# release. netavark (the network backend of podman 4 and 5) runs a firewall tool
+# for every container it attaches to a podman network, but the packages do not
+# depend on it (podman suggests iptables, trixie's netavark recommends nftables,
+# and ensure_apt installs no recommends). Measured on fresh machines:
+#   - bookworm (podman 4.3, netavark 1.4): iptables only. Without it every
+#     `podman run --network` fails with "netavark: No such file or directory (os error 2)".
+#   - trixie (podman 5.4, netavark 1.14): Debian builds netavark with nftables as
+#     the default driver, which runs `nft` (package nftables). Without it:
+#     "netavark: nftables error: unable to execute nft: No such file or directory";
+#     iptables alone does not help (unless containers.conf picks firewall_driver).
+#   - a release this file does not know yet: both, so that either default works.
+# runc: the runtime containers.conf names (podman prefers crun when it has both).
 ensure_podman() {
     local fw
     case "$(host_release)" in
-        bookworm|trixie) fw=(iptables) ;;
+        bookworm) fw=(iptables) ;;
+        trixie) fw=(nftables) ;;
         *) fw=(iptables nftables) ;;
     esac
     ensure_apt podman runc conmon netavark aardvark-dns "${fw[@]}"
