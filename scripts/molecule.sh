@@ -10,6 +10,7 @@
 #               whose name does not start with "_"
 # Molecule runs on the newest ansible-core line (ensure_venv).
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
 parse_release_option "$@"
 set -- ${ARGS[@]+"${ARGS[@]}"}
