@@ -28,7 +28,7 @@ for arg in "${ARGS[@]}"; do
     case "$arg" in
         --force|-f) force=1 ;;
         -h|--help) usage; exit 0 ;;
-        *) echo "unknown argument: $arg (usage: $0 [--release ${LBOPS_RELEASES[*]// /|}] [--force])" >&2; exit 2 ;;
+        *) echo "unknown argument: $arg (usage: $0 [--release $(release_choices)] [--force])" >&2; exit 2 ;;
     esac
 done
 SUITE="$RELEASE"

@@ -161,7 +161,11 @@ choose_release() {
         [ "$one" = "$want" ] ||
             log "the lab runs Debian $one: converging it (for $want: 'bash scripts/lab.sh down' first)"
     else
-        echo "The lab runs Debian ${have// / and } (as its containers say), not $want." >&2
+        if [ "$have" = none ]; then
+            echo "The lab was made by an older scripts/lab.sh, before labs had a release." >&2
+        else
+            echo "The lab runs Debian ${have// / and } (as its containers say), not $want." >&2
+        fi
         echo "A lab runs one release: remove it, then start the one you want:" >&2
         echo "  bash scripts/lab.sh down && bash scripts/lab.sh up --release $want" >&2
         [ -z "$one" ] || echo "or keep the lab as it is:  bash scripts/lab.sh up --release $one" >&2
@@ -271,7 +275,7 @@ cmd_up() {
     local t0 t1 name c addr group
     t0=$(date +%s)
     parse_release_option "$@"
-    [ ${#ARGS[@]} -eq 0 ] || die "unknown argument(s) for up: ${ARGS[*]} (usage: bash scripts/lab.sh up [--release ${LBOPS_RELEASES[*]// /|}])"
+    [ ${#ARGS[@]} -eq 0 ] || die "unknown argument(s) for up: ${ARGS[*]} (usage: bash scripts/lab.sh up [--release $(release_choices)])"
     ensure_podman
     ensure_apt rsync curl python3-venv git
     choose_release "$RELEASE" "$RELEASE_GIVEN"
@@ -327,7 +331,7 @@ cmd_status() {
     read_inventory
     have="$(lab_releases | tr '\n' ' ')"
     if [ -z "$have" ]; then
-        echo "no lab (start it with: bash scripts/lab.sh up [--release ${LBOPS_RELEASES[*]// /|}])"
+        echo "no lab (start it with: bash scripts/lab.sh up [--release $(release_choices)])"
         return 0
     fi
     echo "Debian release: ${have% }"

@@ -227,6 +227,9 @@ check_release() {
     die "unknown Debian release '${1:-}' (known: ${LBOPS_RELEASES[*]})"
 }
 
+# The releases as choices for a usage line: bookworm|trixie.
+release_choices() { local IFS='|'; printf '%s\n' "${LBOPS_RELEASES[*]}"; }
+
 # The images of release $1: the systemd image the containers run, and the
 # debootstrapped base it is built on.
 release_image() { printf 'localhost/lbops-debian-%s-systemd:latest\n' "$1"; }
