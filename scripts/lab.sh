@@ -334,7 +334,8 @@ cmd_status() {
         echo "no lab (start it with: bash scripts/lab.sh up [--release $(release_choices)])"
         return 0
     fi
-    echo "Debian release: ${have% }"
+    have="${have% }"
+    echo "Debian release: ${have//none/unknown (made before labs recorded one)}"
     podman ps -a --filter "label=$LABEL" --format '{{.Names}}\t{{.Status}}\t{{.Image}}'
     c="$(awk '$4 == "loadbalancers" { print $2; exit }' <<<"$HOSTS")"
     if [ "$(podman container inspect --format '{{.State.Running}}' "$c" 2>/dev/null)" = true ]; then
