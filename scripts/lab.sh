@@ -2,12 +2,19 @@
 # The local lab: an HAProxy + keepalived pair in front of two web servers, in four
 # podman containers on a private podman network, converged with playbooks/site.yml.
 #
-#   bash scripts/lab.sh up              start (or converge again) the lab, then check it
+#   bash scripts/lab.sh up [--release bookworm|trixie]
+#                                       start (or converge again) the lab, then check it;
+#                                       the containers run that Debian release (default:
+#                                       the one of the lab that is there, else trixie)
 #   bash scripts/lab.sh run PLAYBOOK [ansible-playbook options...]
 #                                       run a playbook against the lab
-#   bash scripts/lab.sh status          containers, and which load balancer holds the VIP
+#   bash scripts/lab.sh status          the lab's Debian release, its containers, and
+#                                       which load balancer holds the VIP
 #   bash scripts/lab.sh down            remove the containers, the network and .cache/lab
-#                                       (the image stays)
+#                                       (the images stay)
+#
+# A lab runs one release. `up --release R` on a lab of another release stops with
+# what to do (`down`, then `up --release R`): it never mixes releases.
 #
 # Topology, names and addresses: playbooks/lab/inventory.yml and playbooks/lab/group_vars/.
 # Secrets (random, made by the first `up`, mode 0600, never printed):
@@ -18,8 +25,10 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-IMAGE="localhost/lbops-debian12-systemd:latest"
 LABEL="lbops.lab"
+# Set by cmd_up (--release, or the running lab's): the Debian release and its image.
+RELEASE=""
+IMAGE=""
 INVENTORY="$REPO/playbooks/lab/inventory.yml"
 STATE="$REPO/.cache/lab"
 EXTRA_VARS="$STATE/extra-vars.yml"
@@ -122,11 +131,47 @@ ensure_container() {
     [ "$group" = loadbalancers ] && caps=(--cap-add NET_ADMIN --cap-add NET_RAW --cap-add NET_BROADCAST)
     log "podman run $c ($name, $addr)"
     podman run -d --name "$c" --hostname "$name" \
-        --label "$LABEL=1" --label "$LABEL.address=$addr" \
+        --label "$LABEL=1" --label "$LABEL.address=$addr" --label "$LABEL.release=$RELEASE" \
         --network "$LAB_NETWORK" --ip "$addr" \
         --privileged "${caps[@]}" --systemd always \
         --tmpfs /run:rw,nosuid,nodev,mode=755 --tmpfs /tmp:rw,nosuid,nodev,mode=1777 \
         "$IMAGE" /sbin/init >/dev/null
+}
+
+# The Debian release(s) of the lab's containers, one per line ("none" for a
+# container made before releases were recorded); nothing when there is no lab.
+lab_releases() {
+    command -v podman >/dev/null || return 0
+    podman ps -a --filter "label=$LABEL" --format "{{index .Labels \"$LABEL.release\"}}" 2>/dev/null |
+        sed 's/^$/none/; s/^<no value>$/none/' | sort -u
+}
+
+# Choose the release of `up`: --release, else the running lab's, else the default.
+# A lab of another release is never converged with this one: say what to do.
+choose_release() {
+    local want="$1" given="$2" have one=""
+    have="$(lab_releases | tr '\n' ' ')"
+    have="${have% }"
+    # The lab's release, when all its containers agree on a known one.
+    case "$have" in *" "* | none) ;; *) one="$have" ;; esac
+    if [ -z "$have" ]; then
+        RELEASE="$want"
+    elif [ -n "$one" ] && { [ "$one" = "$want" ] || [ "$given" -eq 0 ]; }; then
+        RELEASE="$one"
+        [ "$one" = "$want" ] ||
+            log "the lab runs Debian $one: converging it (for $want: 'bash scripts/lab.sh down' first)"
+    else
+        if [ "$have" = none ]; then
+            echo "The lab was made by an older scripts/lab.sh, before labs had a release." >&2
+        else
+            echo "The lab runs Debian ${have// / and } (as its containers say), not $want." >&2
+        fi
+        echo "A lab runs one release: remove it, then start the one you want:" >&2
+        echo "  bash scripts/lab.sh down && bash scripts/lab.sh up --release $want" >&2
+        [ -z "$one" ] || echo "or keep the lab as it is:  bash scripts/lab.sh up --release $one" >&2
+        exit 1
+    fi
+    IMAGE="$(release_image "$RELEASE")"
 }
 
 # Wait until systemd in container $1 has finished booting.
@@ -229,10 +274,15 @@ TXT
 cmd_up() {
     local t0 t1 name c addr group
     t0=$(date +%s)
-    ensure_apt podman runc netavark aardvark-dns conmon rsync curl python3-venv git
+    parse_release_option "$@"
+    [ ${#ARGS[@]} -eq 0 ] || die "unknown argument(s) for up: ${ARGS[*]} (usage: bash scripts/lab.sh up [--release $(release_choices)])"
+    ensure_podman
+    ensure_apt rsync curl python3-venv git
+    choose_release "$RELEASE" "$RELEASE_GIVEN"
+    log "lab on Debian $RELEASE ($IMAGE)"
     ensure_venv
-    # shellcheck disable=SC2119  # no --force: keep the image there is
-    ensure_image
+    # No --force: keep the image there is.
+    ensure_image --release "$RELEASE"
     # The collection copy of `up` stays in .cache/lab for ansible-playbook by hand
     # (`run` makes a private one per process, like the other scripts).
     COLLECTIONS_ROOT="$LAB_COLLECTIONS" install_collection
@@ -253,7 +303,7 @@ cmd_up() {
     smoke_check
     t1=$(date +%s)
     print_usage_notes
-    log "lab up in $((t1 - t0)) s"
+    log "lab up on Debian $RELEASE in $((t1 - t0)) s"
 }
 
 cmd_run() {
@@ -276,9 +326,21 @@ cmd_run() {
 }
 
 cmd_status() {
+    local have c
     ensure_venv
     read_inventory
-    podman ps -a --filter "label=$LABEL" --format '{{.Names}}\t{{.Status}}'
+    have="$(lab_releases | tr '\n' ' ')"
+    if [ -z "$have" ]; then
+        echo "no lab (start it with: bash scripts/lab.sh up [--release $(release_choices)])"
+        return 0
+    fi
+    have="${have% }"
+    echo "Debian release: ${have//none/unknown (made before labs recorded one)}"
+    podman ps -a --filter "label=$LABEL" --format '{{.Names}}\t{{.Status}}\t{{.Image}}'
+    c="$(awk '$4 == "loadbalancers" { print $2; exit }' <<<"$HOSTS")"
+    if [ "$(podman container inspect --format '{{.State.Running}}' "$c" 2>/dev/null)" = true ]; then
+        echo "on $c: $(podman exec "$c" sh -c 'haproxy -v 2>/dev/null | head -n1; keepalived --version 2>&1 | head -n1' | tr '\n' ';' | sed 's/;$//; s/;/; /')"
+    fi
     echo "VIP $LAB_VIP on: $(vip_holder | tr '\n' ' ')"
 }
 
@@ -300,7 +362,7 @@ cmd_down() {
         fi
     fi
     rm -rf "$STATE"
-    log "lab down in $(($(date +%s) - t0)) s (image $IMAGE kept)"
+    log "lab down in $(($(date +%s) - t0)) s (the images stay: podman image ls 'localhost/lbops-debian-*')"
 }
 
 case "${1:-}" in

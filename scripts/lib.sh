@@ -216,8 +216,71 @@ debootstrap_script() {
     fi
 }
 
-# Make sure the local Molecule image exists; builds it without any registry when
-# missing (scripts/build-image.sh, ~1-2 min).
+# --- Debian releases of the containers (Molecule, the lab) ---------------------------
+# The releases the roles are proven on, oldest first, and the one used when none is
+# given (the newest that passes). Each has its own locally built image.
+LBOPS_RELEASES=(bookworm trixie)
+LBOPS_DEFAULT_RELEASE=trixie
+
+# Fail unless $1 is one of LBOPS_RELEASES.
+check_release() {
+    case " ${LBOPS_RELEASES[*]} " in
+        *" ${1:-} "*) return 0 ;;
+    esac
+    die "unknown Debian release '${1:-}' (known: ${LBOPS_RELEASES[*]})"
+}
+
+# The releases as choices for a usage line: bookworm|trixie.
+release_choices() { local IFS='|'; printf '%s\n' "${LBOPS_RELEASES[*]}"; }
+
+# The images of release $1: the systemd image the containers run, and the
+# debootstrapped base it is built on.
+release_image() { printf 'localhost/lbops-debian-%s-systemd:latest\n' "$1"; }
+release_base_image() { printf 'localhost/lbops-debian-%s-base:latest\n' "$1"; }
+
+# Parse --release <codename> out of the arguments. Sets RELEASE (default:
+# LBOPS_DEFAULT_RELEASE), RELEASE_GIVEN (1 when the option was there) and leaves
+# the other arguments in ARGS.
+# shellcheck disable=SC2034  # RELEASE, RELEASE_GIVEN and ARGS are for the caller
+parse_release_option() {
+    RELEASE="$LBOPS_DEFAULT_RELEASE"
+    RELEASE_GIVEN=0
+    ARGS=()
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --release) RELEASE="${2:?--release needs a value (${LBOPS_RELEASES[*]})}"; RELEASE_GIVEN=1; shift 2 ;;
+            --release=*) RELEASE="${1#--release=}"; RELEASE_GIVEN=1; shift ;;
+            *) ARGS+=("$1"); shift ;;
+        esac
+    done
+    check_release "$RELEASE"
+}
+
+# Install rootful podman and what its networks need on this host, whatever its
+# release. netavark (the network backend of podman 4 and 5) runs a firewall tool
+# for every container it attaches to a podman network, but the packages do not
+# depend on it (podman suggests iptables, trixie's netavark recommends nftables,
+# and ensure_apt installs no recommends). Measured on fresh machines:
+#   - bookworm (podman 4.3, netavark 1.4): iptables only. Without it every
+#     `podman run --network` fails with "netavark: No such file or directory (os error 2)".
+#   - trixie (podman 5.4, netavark 1.14): Debian builds netavark with nftables as
+#     the default driver, which runs `nft` (package nftables). Without it:
+#     "netavark: nftables error: unable to execute nft: No such file or directory";
+#     iptables alone does not help (unless containers.conf picks firewall_driver).
+#   - a release this file does not know yet: both, so that either default works.
+# runc: the runtime containers.conf names (podman prefers crun when it has both).
+ensure_podman() {
+    local fw
+    case "$(host_release)" in
+        bookworm) fw=(iptables) ;;
+        trixie) fw=(nftables) ;;
+        *) fw=(iptables nftables) ;;
+    esac
+    ensure_apt podman runc conmon netavark aardvark-dns "${fw[@]}"
+}
+
+# Make sure the local image of a release exists; builds it without any registry
+# when missing (scripts/build-image.sh [--release R] [--force], ~2 min).
 ensure_image() {
     "$REPO/scripts/build-image.sh" "$@"
 }
