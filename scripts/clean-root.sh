@@ -103,6 +103,10 @@ bind() {  # bind SRC DEST [ro]
     mounts+=("$2")
     if [ "${3:-}" = ro ]; then mount -o remount,bind,ro "$2"; fi
 }
+# The root is a mount point of its own, as / is on a machine (podman 5 needs it: it
+# pivots into containers from a mount, and `podman import` refuses a non-mount /).
+mount --bind "$ROOT" "$ROOT"; mounts+=("$ROOT")
+mount --make-private "$ROOT"
 mkdir -p "$ROOT/proc" "$ROOT/run" "$ROOT/tmp"
 mount -t proc proc "$ROOT/proc"; mounts+=("$ROOT/proc")
 bind /sys "$ROOT/sys"
