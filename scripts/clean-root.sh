@@ -50,7 +50,7 @@ unmount_all() {
     done
     mounts=()
     # Anything a command mounted below the root (netns, overlay, container mounts...).
-    findmnt -rn -o TARGET | grep -F "$ROOT/" | sort -r | while read -r m; do
+    { findmnt -rn -o TARGET | grep -F "$ROOT/" || true; } | sort -r | while read -r m; do
         umount -l "$m" 2>/dev/null || true
     done
 }
