@@ -41,22 +41,17 @@ ensure_apt debootstrap debian-archive-keyring util-linux git
 ROOT="/var/tmp/lbops-clean-$release"
 commit="$(git -C "$REPO" rev-parse --verify "$ref^{commit}")"
 
-mounts=()
+# The command's mounts live in its own namespace; a root left mounted on the host
+# comes from an older version of this script or a crash (debootstrap's /proc...).
 unmount_all() {
-    local i m
-    for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
-        m="${mounts[$i]}"
-        mountpoint -q "$m" && { umount -R "$m" 2>/dev/null || umount -R -l "$m" 2>/dev/null || true; }
-    done
-    mounts=()
-    # Anything a command mounted below the root (netns, overlay, container mounts...).
-    { findmnt -rn -o TARGET | grep -F "$ROOT/" || true; } | sort -r | while read -r m; do
+    local m
+    { findmnt -rn -o TARGET | grep -F "$ROOT" || true; } | sort -r | while read -r m; do
         umount -l "$m" 2>/dev/null || true
     done
 }
 remove_root() {
     unmount_all
-    if findmnt -rn -o TARGET | grep -qF "$ROOT/"; then
+    if findmnt -rn -o TARGET | grep -qF "$ROOT"; then
         log "mounts remain below $ROOT: not removing it"
         return 1
     fi
@@ -96,38 +91,49 @@ fi
 echo "lbops-clean-$release" > "$ROOT/etc/hostname"
 log "clean root ready in $(($(date +%s) - t0)) s"
 
-bind() {  # bind SRC DEST [ro]
-    mkdir -p "$2"
-    mount --rbind "$1" "$2"
-    mount --make-rslave "$2"
-    mounts+=("$2")
-    if [ "${3:-}" = ro ]; then mount -o remount,bind,ro "$2"; fi
-}
-# The root is a mount point of its own, as / is on a machine (podman 5 needs it: it
-# pivots into containers from a mount, and `podman import` refuses a non-mount /).
-mount --bind "$ROOT" "$ROOT"; mounts+=("$ROOT")
-mount --make-private "$ROOT"
-mkdir -p "$ROOT/proc" "$ROOT/run" "$ROOT/tmp"
-mount -t proc proc "$ROOT/proc"; mounts+=("$ROOT/proc")
-bind /sys "$ROOT/sys"
-bind /dev "$ROOT/dev"
-mount -t tmpfs -o mode=755 tmpfs "$ROOT/run"; mounts+=("$ROOT/run")
-mount -t tmpfs -o mode=1777 tmpfs "$ROOT/tmp"; mounts+=("$ROOT/tmp")
-pyenv_root="${PYENV_ROOT:-$HOME/.pyenv}"
-if [ -d "$pyenv_root" ]; then
-    bind "$pyenv_root" "$ROOT/root/.pyenv" ro
-fi
-
 log "cloning $commit into $ROOT/work/lbops"
 git clone -q --no-hardlinks "$REPO" "$ROOT/work/lbops"
 git -C "$ROOT/work/lbops" checkout -q "$commit"
+pyenv_root="${PYENV_ROOT:-$HOME/.pyenv}"
+[ -d "$pyenv_root" ] && mkdir -p "$ROOT/root/.pyenv"
 
+# The command runs in a mount namespace of its own whose root IS the clean root
+# (pivot_root, not chroot): container runtimes inside then see a real machine's
+# layout (with a mere chroot, `podman exec` lands in the host's root). The host's
+# network, processes and cgroups are shared, as on a machine. Every mount made here
+# or by the command stays in that namespace and goes away with it.
 log "running in the clean $release root: $*"
 rc=0
-chroot "$ROOT" /usr/bin/env -i HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 \
-    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    ${CI:+CI="$CI"} ${SSL_CERT_FILE:+SSL_CERT_FILE="$SSL_CERT_FILE"} ${PIP_CERT:+PIP_CERT="$PIP_CERT"} \
-    ${REQUESTS_CA_BUNDLE:+REQUESTS_CA_BUNDLE="$REQUESTS_CA_BUNDLE"} ${CURL_CA_BUNDLE:+CURL_CA_BUNDLE="$CURL_CA_BUNDLE"} \
-    /bin/bash -c 'cd /work/lbops && eval "$*"' bash "$@" || rc=$?
+# Variables a machine of this kind sets for everyone (its CA bundle), and CI.
+passthrough=()
+for v in CI SSL_CERT_FILE PIP_CERT REQUESTS_CA_BUNDLE CURL_CA_BUNDLE; do
+    [ -n "${!v:-}" ] && passthrough+=("$v=${!v}")
+done
+export LBOPS_CLEAN_ENV="${passthrough[*]}"
+# shellcheck disable=SC2016  # expanded by the inner shell
+unshare --mount --propagation private -- /bin/bash -c '
+    set -e
+    root="$1" pyenv="$2"; shift 2
+    mount --bind "$root" "$root"
+    mkdir -p "$root/proc" "$root/sys" "$root/dev" "$root/run" "$root/tmp"
+    mount -t proc proc "$root/proc"
+    mount --rbind /sys "$root/sys"
+    mount --rbind /dev "$root/dev"
+    mount -t tmpfs -o mode=755 tmpfs "$root/run"
+    mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
+    if [ -d "$pyenv" ]; then
+        mount --rbind "$pyenv" "$root/root/.pyenv"
+        mount -o remount,bind,ro "$root/root/.pyenv"
+    fi
+    mkdir -p "$root/.host-root"
+    cd "$root"
+    pivot_root . .host-root
+    cd /
+    umount -R -l /.host-root
+    rmdir /.host-root
+    exec /usr/bin/env -i HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 \
+        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin $LBOPS_CLEAN_ENV \
+        /bin/bash -c "cd /work/lbops && eval \"\$*\"" bash "$@"
+' bash "$ROOT" "$pyenv_root" "$@" || rc=$?
 log "command exited $rc"
 exit $rc
