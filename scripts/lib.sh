@@ -7,6 +7,8 @@
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export REPO
 export CONTAINERS_CONF="$REPO/containers.conf"
+# podman 5 warns on every command that this kind of machine uses cgroups v1.
+export PODMAN_IGNORE_CGROUPSV1_WARNING=1
 export ANSIBLE_NOCOLOR="${ANSIBLE_NOCOLOR:-1}"
 export PY_COLORS=0
 
