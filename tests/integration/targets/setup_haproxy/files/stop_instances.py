@@ -31,12 +31,21 @@ def cmdline(pid):
 
 
 def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as handle:
-            state = handle.read().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
+    """True while any thread of ``pid`` runs.
+
+    The thread-group leader of a multi-threaded HAProxy can already be a zombie while
+    its other threads still hold the process's file descriptors (its listening sockets
+    included): the process is gone only when every thread is.
+    """
+    for stat in glob.glob("/proc/%d/task/*/stat" % pid):
+        try:
+            with open(stat) as handle:
+                state = handle.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":
+            return True
+    return False
 
 
 def wait_gone(pids, seconds):
@@ -90,12 +99,14 @@ def holders(inodes):
     """Command lines of the processes that hold the given socket inodes."""
     wanted = set("socket:[%s]" % inode for inode in inodes)
     names = []
-    for fd_dir in glob.glob("/proc/[0-9]*/fd"):
+    for fd_dir in glob.glob("/proc/[0-9]*/task/[0-9]*/fd"):
         try:
             for fd in os.listdir(fd_dir):
                 if os.readlink(os.path.join(fd_dir, fd)) in wanted:
                     pid = int(fd_dir.split("/")[2])
-                    names.append("pid %d (%s)" % (pid, (cmdline(pid) or "?")[:160]))
+                    name = "pid %d (%s)" % (pid, (cmdline(pid) or "?")[:160])
+                    if name not in names:
+                        names.append(name)
                     break
         except OSError:
             continue
