@@ -382,8 +382,8 @@ def wait_for(client, request, names, *, rows=None, stats=None, sleep=time.sleep,
                 return pending, detail
         if server_side:
             remaining = max(0.001, deadline - clock())
-            command = "wait %d srv-removable %s/%s" % (max(1, int(remaining * 1000)), escape_arg(request["backend"]),
-                                                      escape_arg(pending[0]))
+            command = "wait %d srv-removable %s/%s" % (
+                max(1, int(remaining * 1000)), escape_arg(request["backend"]), escape_arg(pending[0]))
             done, values = client.wait_then_read(command, remaining, _progress_requests(request))
             rows, stats = values[0], values[1]
             idle = done and pending[0] not in _pending(request, rows, stats, names)[0]

@@ -158,7 +158,6 @@ class FakeHAProxy(object):
             return iter([])
         return Feedback(6, "Unknown command, but maybe one of the following ones is a better match:")
 
-
     def wait(self, words):
         """'wait <ms> srv-removable <b>/<s>' as 3.0 answers it (2.6 does not know it)."""
         if not self.version.startswith("3."):
