@@ -15,9 +15,16 @@ Not a test: it prints wall times and ratios measured on this machine, now.
    the whole dump) and to clear it (haproxy_table state=absent), with the peak
    resident memory of the module process.
 
-Usage: benchmarks/run.sh  (sets up the environment, then runs this file)
+Both parts run once per HAProxy version given (each from its own Debian root, see
+scripts/haproxy-root.sh), one version after the other, and the report ends with the
+same ratios side by side.
+
+Usage: benchmarks/run.sh [--haproxy 2.6|3.0|3.2]...  (default: all three; sets up the
+environment and the HAProxy roots, then runs this file with
+--haproxy VERSION=COMMAND for each)
 """
 
+import argparse
 import json
 import os
 import shutil
@@ -124,7 +131,8 @@ def peak_rss_wrapper(workdir):
     return wrapper, log
 
 
-def main():
+def bench_version(version, haproxy):
+    """Both parts against one HAProxy: ``haproxy`` is its command, ``version`` what it must report."""
     workdir = tempfile.mkdtemp(prefix="lbops-bench-")
     sock_path = os.path.join(workdir, "admin.sock")
     with open(os.path.join(HERE, "haproxy-bench.cfg.j2")) as handle:
@@ -144,14 +152,18 @@ def main():
     with open(cfg_path, "w") as handle:
         handle.write("\n".join(body) + "\n")
     pidfile = os.path.join(workdir, "haproxy.pid")
-    subprocess.run(["haproxy", "-c", "-q", "-f", cfg_path], check=True)
-    subprocess.run(["haproxy", "-D", "-f", cfg_path, "-p", pidfile], check=True)
+    subprocess.run([haproxy, "-c", "-q", "-f", cfg_path], check=True)
+    subprocess.run([haproxy, "-D", "-f", cfg_path, "-p", pidfile], check=True)
     try:
         for _attempt in range(50):
             if os.path.exists(sock_path):
                 break
             time.sleep(0.1)
-        results = bench_servers(workdir, sock_path)
+        running = show_info(sock_path)["Version"]
+        if not running.startswith(version + "."):
+            raise SystemExit("%s runs HAProxy %s, not %s" % (haproxy, running, version))
+        results = {"haproxy_version": running}
+        results.update(bench_servers(workdir, sock_path))
         results.update(bench_table(workdir, sock_path))
     finally:
         with open(pidfile) as handle:
@@ -161,7 +173,24 @@ def main():
                 except OSError:
                     pass
         shutil.rmtree(workdir, ignore_errors=True)
-    report(results)
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description="lbops.haproxy benchmark")
+    parser.add_argument("--haproxy", action="append", required=True, metavar="VERSION=COMMAND",
+                        help="an HAProxy version and its command (repeat for several versions)")
+    args = parser.parse_args()
+    runs = []
+    for spec in args.haproxy:
+        version, sep, command = spec.partition("=")
+        if not sep:
+            parser.error("--haproxy takes VERSION=COMMAND, got %r" % spec)
+        print("HAProxy %s (%s)" % (version, command), flush=True)
+        results = bench_version(version, command)
+        report(results)
+        runs.append((version, results))
+    summary(runs)
 
 
 def bench_servers(workdir, sock_path):
@@ -235,7 +264,7 @@ def max_rss(path):
 
 def report(r):
     print("")
-    print("lbops.haproxy benchmark (wall seconds of the tasks, measured in one run)")
+    print("lbops.haproxy benchmark on HAProxy %s (wall seconds of the tasks, measured in one run)" % r["haproxy_version"])
     print("-" * 72)
     rows = [
         ("haproxy_server, 100 servers in one task", r["one_task"]),
@@ -262,6 +291,34 @@ def report(r):
     target = r["community_general"] / r["one_task"]
     print("target (one task >= 20x faster than community.general.haproxy): %s" % ("met" if target >= 20 else "NOT met"))
     print("target (no-op = one read connection per socket): %s" % ("met" if r["noop_connections"] == 1 else "NOT met"))
+
+
+def summary(runs):
+    """The same figures for every version, side by side."""
+    print("")
+    print("summary (one column per HAProxy version)")
+    print("%-44s" % "" + "".join("%14s" % r["haproxy_version"][:13] for dummy, r in runs))
+    rows = [
+        ("haproxy_server, 100 servers, one task (s)", lambda r: "%.2f" % r["one_task"]),
+        ("haproxy_server, loop of 100 tasks (s)", lambda r: "%.1f" % r["loop_100_tasks"]),
+        ("community.general.haproxy, loop of 100 (s)", lambda r: "%.1f" % r["community_general"]),
+        ("raw batched socket write (s)", lambda r: "%.3f" % r["raw_batched_write"]),
+        ("no-op repeat (s)", lambda r: "%.2f" % r["noop"]),
+        ("no-op connections", lambda r: "%d" % r["noop_connections"]),
+        ("ratio community.general / one task", lambda r: "%.0fx" % (r["community_general"] / r["one_task"])),
+        ("ratio loop of 100 / one task", lambda r: "%.0fx" % (r["loop_100_tasks"] / r["one_task"])),
+        ("table: fill 1M (s)", lambda r: "%.1f" % r["table_fill"]),
+        ("table: count, haproxy_info (s)", lambda r: "%.1f" % r["table_count_info"]),
+        ("table: count, haproxy_table check (s)", lambda r: "%.1f" % r["table_count_stream"]),
+        ("table: clear, haproxy_table (s)", lambda r: "%.1f" % r["table_clear"]),
+        ("table: peak RSS count / clear (MB)", lambda r: "%s/%s" % (r["table_count_stream_peak_rss_mb"],
+                                                                    r["table_clear_peak_rss_mb"])),
+    ]
+    for label, value in rows:
+        print("%-44s" % label + "".join("%14s" % value(r) for dummy, r in runs))
+    print(json.dumps(dict(runs), sort_keys=True))
+    met = all(r["community_general"] / r["one_task"] >= 20 and r["noop_connections"] == 1 for dummy, r in runs)
+    print("targets (>= 20x community.general, no-op = 1 connection) on every version: %s" % ("met" if met else "NOT met"))
 
 
 if __name__ == "__main__":

@@ -281,6 +281,23 @@ ensure_podman() {
     ensure_apt podman runc conmon netavark aardvark-dns "${fw[@]}"
 }
 
+# --- HAProxy versions under test ---------------------------------------------------
+# Each HAProxy line the runtime modules are tested on, and the Debian suite whose
+# package provides it. scripts/haproxy-root.sh debootstraps that suite and writes a
+# wrapper command that runs its binary (whatever the host's release is).
+# shellcheck disable=SC2034  # for the scripts that source this file
+LBOPS_HAPROXY_VERSIONS=(2.6 3.0 3.2)
+# shellcheck disable=SC2034
+declare -A LBOPS_HAPROXY_SUITES=([2.6]=bookworm [3.0]=trixie [3.2]=forky)
+LBOPS_CACHE="${LBOPS_CACHE:-/var/cache/lbops}"
+
+# Prepare HAProxy version $1 (idempotent; ~45 s the first time) and set HAPROXY_CMD
+# to its wrapper command.
+ensure_haproxy() {
+    HAPROXY_CMD="$("$REPO/scripts/haproxy-root.sh" "$1")" || return 1
+    export HAPROXY_CMD
+}
+
 # Make sure the local image of a release exists; builds it without any registry
 # when missing (scripts/build-image.sh [--release R] [--force], ~2 min).
 ensure_image() {

@@ -10,6 +10,13 @@
 into a value with its parser; any error reply raises a typed error.
 ``RuntimeClient.write()`` runs a batch of write commands and returns one
 :class:`Outcome` per command, so a caller knows exactly which commands took.
+
+Differences between HAProxy versions are handled here and in the transport,
+nowhere else: the texts that tell success from failure (:func:`classify`,
+:func:`addr_error`) cover every supported version, and abilities that only
+newer versions have are asked with :meth:`RuntimeClient.has`, which reads
+the version once per target (``show version``, usually inside a read batch
+the caller makes anyway: :meth:`RuntimeClient.version_request`).
 """
 
 from ansible_collections.lbops.haproxy.plugins.module_utils import _parsers as parsers
@@ -22,6 +29,24 @@ from ansible_collections.lbops.haproxy.plugins.module_utils._errors import (
 from ansible_collections.lbops.haproxy.plugins.module_utils._transport import Feedback, Session, Target
 
 LEVELS = ("user", "operator", "admin")
+
+# Abilities of newer HAProxy versions that the modules use when they are there, with
+# the first (major, minor) that has them.
+ABILITIES = {
+    # 'wait <ms> srv-removable <backend>/<server>': HAProxy waits by itself until a
+    # server in maintenance has no connection left ("Done.") or the time is up
+    # ("Failed.", also at once when it cannot happen: the server is not in maint, or
+    # other servers track it).
+    "wait_srv_removable": (3, 0),
+}
+
+# 'set server ... addr' answers at warning level whether it changed anything or not,
+# in words that depend on the version (2.6.12, 3.0.11, 3.2.26 captured):
+#   change: "IP changed from 'a' to 'b'[, port changed from 'p' to 'q'] by 'stats socket command'" (all)
+#   no-op:  2.6 "no need to change the addr[, no need to change the port] by 'stats socket command'";
+#           3.0+ "nothing changed"
+#   refusal: 2.6 "Invalid addr 'x' by 'stats socket command'"; 3.0+ "Invalid addr 'x'"
+_ADDR_ACCEPTED = ("changed from", "no need to change", "nothing changed")
 
 _NOT_FOUND = ("No such server", "No such backend", "No such frontend", "No such proxy", "No such table",
               "Can't find backend")
@@ -41,6 +66,19 @@ def classify(command, feedback, target=None):
     if first.startswith("Unknown command"):
         return CommandError("HAProxy does not know the command '%s' (%s)" % (command, first), target, command, text)
     return CommandError("HAProxy refused '%s': %s" % (command, " ".join(text.split())), target, command, text)
+
+
+def is_addr_command(command):
+    words = command.split(" ")
+    return words[:2] == ["set", "server"] and len(words) > 3 and words[3] == "addr"
+
+
+def addr_error(command, text, target=None):
+    """The error of a ``set server ... addr`` reply (a warning even on success), or ``None``."""
+    if any(marker in (text or "") for marker in _ADDR_ACCEPTED):
+        return None
+    return CommandError("HAProxy refused '%s': %s" % (command, " ".join((text or "").split()) or "no answer"),
+                        target, command, text)
 
 
 class Outcome(object):
@@ -71,13 +109,25 @@ class RuntimeClient(object):
         self.target = Target(spec)
         self.timeout = timeout
         self.connections = 0
+        # (major, minor) and the full text of the target's version, once read.
+        self.version = None
+        self.version_text = None
 
     def __str__(self):
         return str(self.target)
 
-    def _session(self):
+    def _session(self, extra_time=0.0):
         self.connections += 1
-        return Session(self.target, self.timeout)
+        return Session(self.target, self.timeout + extra_time)
+
+    def _value(self, command, parser, reply):
+        parser = parser or _collect
+        if isinstance(reply, Feedback):
+            error = classify(command, reply, str(self.target))
+            if error is not None:
+                raise error
+            return parser(iter(reply.text.splitlines()))
+        return parser(reply)
 
     def read(self, requests):
         """Run ``[(command, parser)]`` over one connection; return the parsed values.
@@ -90,14 +140,7 @@ class RuntimeClient(object):
         results = []
         replies = self._session().run([command for command, dummy in requests])
         for (command, parser), reply in zip(requests, replies):
-            parser = parser or _collect
-            if isinstance(reply, Feedback):
-                error = classify(command, reply, str(self.target))
-                if error is not None:
-                    raise error
-                results.append(parser(iter(reply.text.splitlines())))
-            else:
-                results.append(parser(reply))
+            results.append(self._value(command, parser, reply))
         if len(results) != len(requests):
             raise ProtocolError("HAProxy answered %d of %d commands" % (len(results), len(requests)), str(self.target))
         return results
@@ -108,19 +151,67 @@ class RuntimeClient(object):
         outcomes = []
         for command, reply in zip(commands, self._session().run(commands)):
             if isinstance(reply, Feedback):
-                outcomes.append(Outcome(command, reply.severity, reply.text, classify(command, reply, str(self.target))))
+                severity, text, error = reply.severity, reply.text, classify(command, reply, str(self.target))
             else:
-                text = "\n".join(reply)
-                outcomes.append(Outcome(command, None, text, None))
+                severity, text, error = None, "\n".join(reply), None
+            if error is None and is_addr_command(command):
+                error = addr_error(command, text, str(self.target))
+            outcomes.append(Outcome(command, severity, text, error))
         if len(outcomes) != len(commands):
             raise ProtocolError("HAProxy answered %d of %d commands" % (len(outcomes), len(commands)), str(self.target))
         return outcomes
+
+    def wait_then_read(self, wait_command, seconds, requests):
+        """Run ``wait <ms> <condition> ...`` then ``requests``, over one connection.
+
+        Returns ``(done, values)``: ``done`` is true when HAProxy answered
+        ``Done.`` (the condition was met in time), false for ``Failed.`` (not met
+        in time, or it cannot be met); any other error raises. ``seconds`` is the
+        longest the wait may take: the connection's timeout is extended by it.
+        """
+        requests = list(requests)
+        replies = self._session(extra_time=seconds).run([wait_command] + [command for command, dummy in requests])
+        done = None
+        values = []
+        for index, reply in enumerate(replies):
+            if index == 0:
+                if not isinstance(reply, Feedback):
+                    raise ProtocolError("unexpected answer to '%s': %r" % (wait_command, list(reply)[:3]), str(self.target))
+                if reply.text.startswith("Done"):
+                    done = True
+                elif reply.text.startswith("Failed"):
+                    done = False
+                else:
+                    raise classify(wait_command, reply, str(self.target)) or ProtocolError(
+                        "unexpected answer to '%s': %r" % (wait_command, reply.text), str(self.target))
+                continue
+            command, parser = requests[index - 1]
+            values.append(self._value(command, parser, reply))
+        if done is None or len(values) != len(requests):
+            raise ProtocolError("HAProxy answered %d of %d commands" % (len(values) + (done is not None), len(requests) + 1),
+                                str(self.target))
+        return done, values
 
     # Convenience readers -------------------------------------------------
 
     @staticmethod
     def level_request():
         return ("show cli level", parsers.parse_cli_level)
+
+    def version_request(self):
+        """``show version`` for a read batch; the answer is recorded on this client."""
+        return ("show version", self._record_version)
+
+    def _record_version(self, lines):
+        self.version_text = parsers.parse_version(lines)
+        self.version = parsers.version_tuple(self.version_text)
+        return self.version_text
+
+    def has(self, ability):
+        """Whether the target's HAProxy has ``ability`` (see ABILITIES); reads the version if not known yet."""
+        if self.version is None:
+            self.read([self.version_request()])
+        return self.version >= ABILITIES[ability]
 
 
 def require_level(client, level, needed, command):

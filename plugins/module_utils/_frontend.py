@@ -8,8 +8,8 @@
 
 A frontend's state comes from ``show stat <name> 3 -1`` (the FRONTEND row's
 ``status``, first word): ``OPEN`` (or ``FULL``) is enabled, ``PAUSED`` is
-disabled, ``STOP`` is stopped. HAProxy 2.6.12 lists no row at all for a
-frontend disabled in the configuration, while it answers ``No such proxy``
+disabled, ``STOP`` is stopped. HAProxy (2.6, 3.0 and 3.2 alike) lists no row
+at all for a frontend disabled in the configuration, while it answers ``No such proxy``
 for a name it does not know: an existing proxy without rows is therefore
 reported as stopped.
 """

@@ -40,6 +40,7 @@ _INT_FIELDS = frozenset((
 ))
 _TABLE_HEADER = re.compile(r"^# table: (?P<name>.+?), type: (?P<type>\w+), size:(?P<size>\d+), used:(?P<used>\d+)\s*$")
 _WEIGHT = re.compile(r"^(\d+) \(initial (\d+)\)$")
+_VERSION = re.compile(r"^(\d+)\.(\d+)")
 
 
 def decode_admin_state(bits):
@@ -315,3 +316,17 @@ def parse_cli_level(lines):
         if line.strip():
             return line.strip()
     return None
+
+
+def parse_version(lines):
+    """``show version`` -> the version text (``2.6.12-1+deb12u3``, ``3.2.26-1``, ``3.3-dev5``)."""
+    for line in lines:
+        if line.strip():
+            return line.strip()
+    raise ProtocolError("empty 'show version' answer")
+
+
+def version_tuple(text):
+    """``(major, minor)`` of a version text; ``(0, 0)`` when it is not one (no ability assumed)."""
+    match = _VERSION.match(text or "")
+    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)

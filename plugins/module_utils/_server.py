@@ -258,16 +258,8 @@ def plan(request, rows):
 
 
 def outcome_error(outcome):
-    """The error of one write :class:`Outcome`, including ``set server addr`` warnings."""
-    if outcome.error is not None:
-        return outcome.error
-    if " addr " in outcome.command and outcome.command.startswith("set server "):
-        text = outcome.text or ""
-        if "changed from" in text or "no need to change" in text or "nothing changed" in text:
-            return None
-        return CommandError("HAProxy refused '%s': %s" % (outcome.command, " ".join(text.split()) or "no answer"),
-                            None, outcome.command, text)
-    return None
+    """The error of one write :class:`Outcome` (the client reads ``set server addr``'s warnings)."""
+    return outcome.error
 
 
 def command_server(command):
@@ -358,22 +350,49 @@ def _pending(request, rows, stats, names):
     return pending, dict((name, sessions.get(name, 0)) for name in pending)
 
 
+def _progress_requests(request):
+    extra = [] if request["state"] == "ready" else [stat_request(request["backend"])]
+    return [("show servers state %s" % escape_arg(request["backend"]), parsers.parse_servers_state)] + extra
+
+
 def wait_for(client, request, names, *, rows=None, stats=None, sleep=time.sleep, clock=time.monotonic):
     """Poll until every server in ``names`` is UP (ready) or idle (drain, maint).
 
     ``rows``/``stats`` are a first reading when one is at hand (no extra
     connection then). Returns ``(pending_names, detail)`` after the timeout,
     ``([], {})`` on success.
+
+    For servers put in maint, HAProxy 3.0 and later wait by themselves
+    (``wait <ms> srv-removable``): the wait ends as soon as the server's last
+    connection does, over one connection, instead of a reading every
+    ``WAIT_INTERVAL``. It answers ``Failed.`` at once for a server it would
+    never call removable (one that other servers track): polling takes over.
     """
     deadline = clock() + request["wait_timeout"]
+    server_side = request["state"] == "maint" and client.has("wait_srv_removable")
     while True:
-        if rows is None:
-            extra = [] if request["state"] == "ready" else [stat_request(request["backend"])]
-            values = read_servers(client, request["backend"], extra)
+        if rows is None and (not server_side or clock() >= deadline):
+            values = read_servers(client, request["backend"], _progress_requests(request)[1:])
             rows, stats = values[0], (values[1] if len(values) > 1 else None)
-        pending, detail = _pending(request, rows, stats, names)
-        if not pending or clock() >= deadline:
-            return pending, detail
+        if rows is None:
+            pending = list(names)  # HAProxy's wait tells, with the reading that follows it
+        else:
+            pending, detail = _pending(request, rows, stats, names)
+            if not pending or clock() >= deadline:
+                return pending, detail
+        if server_side:
+            remaining = max(0.001, deadline - clock())
+            command = "wait %d srv-removable %s/%s" % (
+                max(1, int(remaining * 1000)), escape_arg(request["backend"]), escape_arg(pending[0]))
+            done, values = client.wait_then_read(command, remaining, _progress_requests(request))
+            rows, stats = values[0], values[1]
+            idle = done and pending[0] not in _pending(request, rows, stats, names)[0]
+            if idle or (not done and clock() >= deadline):
+                continue  # that one is idle (wait for the next, if any), or the time is up
+            # Refused at once (other servers track it), or idle for HAProxy but not yet
+            # for 'show stat': poll from now on.
+            server_side = False
+            continue
         sleep(min(WAIT_INTERVAL, max(0.0, deadline - clock())))
         rows = stats = None
 
@@ -388,6 +407,8 @@ def converge(client, request, check_mode=False, sleep=time.sleep, clock=time.mon
     waits_for_sessions = request["wait"] and request["state"] in ("drain", "maint")
     if waits_for_sessions:
         extra.append(stat_request(request["backend"]))
+    if request["wait"] and request["state"] == "maint":
+        extra.append(client.version_request())  # wait_for() asks client.has(): no extra connection
     values = read_servers(client, request["backend"], extra)
     rows, level = values[0], values[1]
     stats = values[2] if waits_for_sessions else None

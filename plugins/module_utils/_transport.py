@@ -7,11 +7,17 @@
 """Socket targets and the wire protocol of HAProxy's CLI.
 
 One :class:`Session` is one connection. It speaks the interactive mode
-(``prompt``) so that a batch of any size travels as several lines over that one
-connection: every command's reply is then preceded by the prompt ``"> "`` and
-ends with an empty line. The batch is written in full, ending with ``quit``,
-and the replies are read to EOF as a stream of lines, so a reply of a million
-lines is never held in memory.
+(``prompt``) so that a batch of any size travels over that one connection, one
+command per line: every command's reply is then preceded by the prompt ``"> "``
+and ends with an empty line. The batch is written in full, ending with
+``quit``, and the replies are read to EOF as a stream of lines, so a reply of a
+million lines is never held in memory.
+
+One command per line is what makes this framing the same on every HAProxy
+version: 2.6 and 3.0 print the prompt before the reply of each command of a
+line of ``;``-chained commands, 3.2 prints it once per line (before the first
+reply only), so chained commands would leave 3.2's replies without a prompt to
+frame them.
 """
 
 import errno
@@ -28,8 +34,6 @@ from ansible_collections.lbops.haproxy.plugins.module_utils._errors import (
     SocketTimeout,
 )
 
-# HAProxy reads a command line into one buffer (tune.bufsize, 16 kB by default).
-MAX_LINE_BYTES = 8000
 _PROMPT = "> "
 _SEVERITY = re.compile(r"^\[(\d)\]: ?(.*)$")
 _IPV4 = re.compile(r"^ipv4@(?P<host>[^:\[\]]+):(?P<port>\d+)$")
@@ -84,21 +88,6 @@ class Target(object):
         return sock
 
 
-def frame_lines(commands, max_bytes=MAX_LINE_BYTES):
-    """Join already-escaped commands with ';' into lines no longer than ``max_bytes``."""
-    lines, current, size = [], [], 0
-    for command in commands:
-        length = len(command.encode("utf-8")) + 1
-        if current and size + length > max_bytes:
-            lines.append(";".join(current))
-            current, size = [], 0
-        current.append(command)
-        size += length
-    if current:
-        lines.append(";".join(current))
-    return lines
-
-
 class Feedback(object):
     """A reply that is a message rather than data (``[N]: text``)."""
 
@@ -130,7 +119,7 @@ class Session(object):
         commands = list(commands)
         if not commands:
             return
-        payload = "prompt\nset severity-output number\n" + "".join(line + "\n" for line in frame_lines(commands)) + "quit\n"
+        payload = "prompt\nset severity-output number\n" + "".join(command + "\n" for command in commands) + "quit\n"
         data = payload.encode("utf-8")
         sock = self.target.connect(self.timeout)
         writer = None

@@ -31,8 +31,11 @@ class Srv(object):
 
 
 class FakeHAProxy(object):
-    def __init__(self, level="admin"):
+    def __init__(self, level="admin", version="2.6.12-1+deb12u3"):
         self.level = level
+        self.version = version
+        self.on_wait = None      # hook(srv, ms) called by 'wait <ms> srv-removable' while srv is busy
+        self.tracked = set()     # "backend/server" that other servers track
         self.backends = {}       # name -> (algo, [Srv])
         self.frontends = {}      # name -> status ("OPEN", "PAUSED", "STOP", or None = config-disabled)
         self.sessions = []       # commands of each connection
@@ -61,6 +64,10 @@ class FakeHAProxy(object):
         words = command.split(" ")
         if command == "show cli level":
             return iter([self.level])
+        if command == "show version":
+            return Feedback(6, self.version)
+        if words[0] == "wait":
+            return self.wait(words)
         if command.startswith("show servers state "):
             backend = words[3]
             if backend not in self.backends:
@@ -151,6 +158,17 @@ class FakeHAProxy(object):
             return iter([])
         return Feedback(6, "Unknown command, but maybe one of the following ones is a better match:")
 
+    def wait(self, words):
+        """'wait <ms> srv-removable <b>/<s>' as 3.0 answers it (2.6 does not know it)."""
+        if not self.version.startswith("3."):
+            return Feedback(6, "Unknown command: 'wait', but maybe one of the following ones is a better match:")
+        srv, err = self.server(words[3])
+        if err or not srv.admin & 0x01 or words[3] in self.tracked:
+            return Feedback(3, "Failed.")
+        if srv.scur and self.on_wait:
+            self.on_wait(srv, int(words[1]))
+        return Feedback(6, "Done.") if srv.scur == 0 else Feedback(3, "Failed.")
+
 
 class _FakeSession(object):
     def __init__(self, haproxy):
@@ -167,20 +185,21 @@ class FakeClient(RuntimeClient):
         super(FakeClient, self).__init__(spec, 1.0)
         self.haproxy = haproxy
 
-    def _session(self):
+    def _session(self, extra_time=0.0):
         self.connections += 1
         return _FakeSession(self.haproxy)
 
 
-def lab(level="admin"):
+def lab(level="admin", version="2.6.12-1+deb12u3"):
     """The integration harness's backends, in memory."""
-    haproxy = FakeHAProxy(level)
+    haproxy = FakeHAProxy(level, version)
     haproxy.add_backend("be_app", [
         Srv("s1", 10), Srv("s2", 20), Srv("s3", 30, check=0), Srv("s4", 40, check=0, agent=22)])
     haproxy.add_backend("be_static", [Srv("a", 1, check=0), Srv("b", 1, check=0)], algo="static-rr")
     haproxy.add_backend("be_track", [Srv("t1", 1, check=0)])
     haproxy.add_backend("be_cfgdisabled", [Srv("d1", 1, admin=0x05, check=0, op=0)])
     haproxy.frontends.update({"fe_main": "OPEN", "fe_aux": "OPEN", "fe_stop": "STOP", "fe_off": None})
+    haproxy.tracked.add("be_app/s1")  # be_track/t1
     return haproxy
 
 

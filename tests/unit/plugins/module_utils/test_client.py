@@ -20,7 +20,7 @@ class ScriptedClient(RuntimeClient):
         self.truncate = truncate
         self.batches = []
 
-    def _session(self):
+    def _session(self, extra_time=0.0):
         self.connections += 1
         client = self
 

@@ -9,7 +9,6 @@ import sys
 import pytest
 
 from ansible_collections.lbops.haproxy.plugins.module_utils import _server as server
-from ansible_collections.lbops.haproxy.plugins.module_utils._client import Outcome
 from ansible_collections.lbops.haproxy.plugins.module_utils._errors import CommandError, InvalidInput, LevelTooLow, NotFound
 from ansible_collections.lbops.haproxy.plugins.module_utils._parsers import parse_servers_state
 
@@ -229,15 +228,6 @@ def test_shutdown_sessions_only_when_this_run_puts_the_server_in_maint():
     assert server.plan_server(request(state="maint", shutdown_sessions=True), row)[0] == []
 
 
-def test_addr_outcome_text_is_parsed():
-    ok = Outcome("set server be_app/s1 addr 127.0.0.2", 4, "IP changed from '127.0.0.1' to '127.0.0.2' by 'stats socket command'", None)
-    same = Outcome("set server be_app/s1 addr 127.0.0.1", 4, "no need to change the addr by 'stats socket command'", None)
-    bad = Outcome("set server be_app/s1 addr foo", 4, "Invalid addr 'foo' by 'stats socket command'", None)
-    assert server.outcome_error(ok) is None
-    assert server.outcome_error(same) is None
-    assert "Invalid addr 'foo'" in str(server.outcome_error(bad))
-
-
 # -- whole runs against the fake HAProxy ------------------------------------
 
 def test_noop_uses_one_read_connection_and_no_write():
@@ -426,3 +416,67 @@ def test_ready_wait_timeout_always_fails():
         server.converge(FakeClient(haproxy), request(state="ready", wait=True, wait_timeout=3, wait_timeout_action="maint"),
                         sleep=clock.sleep, clock=clock)
     assert "be_app/s1 to come UP" in str(err.value)
+
+
+# -- wait on HAProxy 3.0+: 'wait <ms> srv-removable' --------------------------
+
+def test_maint_wait_lets_haproxy_wait_on_3_0():
+    haproxy = lab(version="3.0.11-1+deb13u4")
+    haproxy.backends["be_app"][1][1].scur = 2
+    waits = []
+
+    def on_wait(srv, ms):  # the last session ends 1.5 s into HAProxy's wait
+        waits.append(ms)
+        srv.scur = 0
+        clock.now += 1.5
+    haproxy.on_wait = on_wait
+    clock = Clock()
+    client = FakeClient(haproxy)
+    result = server.converge(client, request(name=["s2"], state="maint", wait=True, wait_timeout=30),
+                             sleep=clock.sleep, clock=clock)
+    assert result["changed"] is True and "timed_out" not in result
+    assert clock.sleeps == 0 and waits == [30000]
+    sent = [command for batch in haproxy.sessions for command in batch]
+    assert "wait 30000 srv-removable be_app/s2" in sent
+    # read (with 'show version'), write, one wait with its reading, the final re-read
+    assert client.connections == 4
+    assert "show version" in haproxy.sessions[0]
+
+
+def test_maint_wait_on_3_0_times_out_at_the_deadline():
+    haproxy = lab(version="3.2.26-1")
+    haproxy.backends["be_app"][1][1].scur = 1
+
+    def on_wait(srv, ms):  # nothing ends: HAProxy waits the whole time
+        clock.now += ms / 1000.0
+    haproxy.on_wait = on_wait
+    clock = Clock()
+    with pytest.raises(server.WaitTimeout) as err:
+        server.converge(FakeClient(haproxy), request(name=["s2"], state="maint", wait=True, wait_timeout=4),
+                        sleep=clock.sleep, clock=clock)
+    assert "timed out after 4s waiting for be_app/s2 to have no sessions left (s2: 1)" in str(err.value)
+    assert clock.sleeps == 0
+
+
+def test_maint_wait_falls_back_to_polling_when_haproxy_refuses_to_wait():
+    # 3.0 answers 'Failed.' at once for a server other servers track (be_app/s1 here)
+    haproxy = lab(version="3.0.11-1+deb13u4")
+    haproxy.backends["be_app"][1][0].scur = 1
+    clock = Clock(lambda count: setattr(haproxy.backends["be_app"][1][0], "scur", 0 if count >= 2 else 1))
+    result = server.converge(FakeClient(haproxy), request(state="maint", wait=True, wait_timeout=30),
+                             sleep=clock.sleep, clock=clock)
+    assert "timed_out" not in result and clock.sleeps == 2
+    sent = [command for batch in haproxy.sessions for command in batch]
+    assert sent.count("wait 30000 srv-removable be_app/s1") == 1
+
+
+@pytest.mark.parametrize("version, state", [("2.6.12-1+deb12u3", "maint"), ("3.0.11-1+deb13u4", "drain")])
+def test_no_server_side_wait_before_3_0_or_for_drain(version, state):
+    haproxy = lab(version=version)
+    haproxy.backends["be_app"][1][1].scur = 1
+    clock = Clock(lambda count: setattr(haproxy.backends["be_app"][1][1], "scur", 0))
+    server.converge(FakeClient(haproxy), request(name=["s2"], state=state, wait=True, wait_timeout=30),
+                    sleep=clock.sleep, clock=clock)
+    sent = [command for batch in haproxy.sessions for command in batch]
+    assert not [command for command in sent if command.startswith("wait ")]
+    assert clock.sleeps == 1

@@ -1,4 +1,7 @@
-"""Accept TCP connections on 127.0.0.1:PORT and never answer (bounded lifetime)."""
+"""Accept TCP connections on 127.0.0.1:PORT and never answer (bounded lifetime).
+
+Usage: PORT SECONDS [OWNER-DIR] (OWNER-DIR only marks the harness run it belongs to).
+"""
 import socket
 import sys
 import time
