@@ -9,6 +9,8 @@
 Every command used here is allowed on a ``user``-level socket.
 """
 
+import time
+
 from ansible_collections.lbops.haproxy.plugins.module_utils import _parsers as parsers
 from ansible_collections.lbops.haproxy.plugins.module_utils._errors import InvalidInput
 
@@ -73,8 +75,13 @@ def _server(state, row):
     return server
 
 
-def assemble(gather, raw):
-    """Turn the parsed replies into the per-target result."""
+def assemble(gather, raw, now=None):
+    """Turn the parsed replies into the per-target result.
+
+    ``now`` is the time of the read on this host (the managed node), so that
+    ``started_at`` compares with the host's file times (the role checks that the
+    worker started after the configuration was written).
+    """
     result = {"changed": False, "level": raw["level"], "gathered": list(gather)}
     if "info" in gather:
         info = raw["info"]
@@ -82,6 +89,8 @@ def assemble(gather, raw):
         result["version"] = info.get("Version")
         result["pid"] = _int_or_none(info.get("Pid"))
         result["uptime_seconds"] = _int_or_none(info.get("Uptime_sec"))
+        if result["uptime_seconds"] is not None:
+            result["started_at"] = (time.time() if now is None else now) - result["uptime_seconds"]
     stat = raw.get("stat") or []
     rows = {}
     for row in stat:

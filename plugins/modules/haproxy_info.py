@@ -117,6 +117,15 @@ results:
       description: Uptime of that process.
       returned: when info is gathered
       type: int
+    started_at:
+      description:
+        - When that process started, in seconds since the epoch by the clock of the host the module runs on
+          (the time of the read minus RV(results[].uptime_seconds)), so it compares with that host's file times,
+          for example to check that the running worker is newer than its configuration file.
+        - Exact to about a second (HAProxy counts its uptime in whole seconds).
+      returned: when info is gathered
+      type: float
+      sample: 1764633600.4
     info:
       description: Every field of C(show info), as strings.
       returned: when info is gathered

@@ -4,6 +4,7 @@
 """haproxy_info: one read batch per target, joined and decoded, as results and facts."""
 
 import os
+import time
 import sys
 
 import pytest
@@ -95,6 +96,7 @@ def test_everything_in_one_connection():
     assert sim.sessions == [["show cli level", "show info", "show servers state", "show stat", "show table"]]
     assert result["version"] == "2.6.12-1+deb12u1"
     assert result["pid"] == 4242 and result["uptime_seconds"] == 93
+    assert abs(result["started_at"] - (time.time() - 93)) < 5
     assert result["info"]["Build info"] == "2.6.12-1+deb12u1 built with x"
     s1, s2 = result["servers"]["be_app"]["s1"], result["servers"]["be_app"]["s2"]
     assert (s1["state"], s1["status"], s1["current_sessions"], s1["total_sessions"], s1["weight"]) == ("ready", "UP", 2, 12, 10)
@@ -157,3 +159,10 @@ def test_module_failure_is_one_line_and_keeps_the_others(capsys, instances):
     assert out["msg"].startswith("/bad.sock: HAProxy does not know the command 'show table'")
     assert out["results"][0]["failed"] is False
     assert list(out["ansible_facts"]["haproxy_runtime"]) == ["/lb1.sock"]
+
+
+def test_started_at_is_the_read_time_minus_the_uptime():
+    from ansible_collections.lbops.haproxy.plugins.module_utils._info import assemble
+    result = assemble(["info"], {"level": "user", "info": {"Uptime_sec": "93", "Pid": "7"}}, now=1000.0)
+    assert result["started_at"] == 907.0
+    assert "started_at" not in assemble(["info"], {"level": "user", "info": {"Pid": "7"}}, now=1000.0)
