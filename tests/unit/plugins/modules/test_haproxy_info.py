@@ -4,15 +4,15 @@
 """haproxy_info: one read batch per target, joined and decoded, as results and facts."""
 
 import os
-import time
 import sys
+import time
 
 import pytest
 
 from ansible_collections.lbops.haproxy.plugins.module_utils import _common
 from ansible_collections.lbops.haproxy.plugins.module_utils._client import RuntimeClient
 from ansible_collections.lbops.haproxy.plugins.module_utils._errors import InvalidInput
-from ansible_collections.lbops.haproxy.plugins.module_utils._info import check_gather, gather_facts
+from ansible_collections.lbops.haproxy.plugins.module_utils._info import assemble, check_gather, gather_facts
 from ansible_collections.lbops.haproxy.plugins.module_utils._transport import Feedback
 from ansible_collections.lbops.haproxy.plugins.modules import haproxy_info
 
@@ -162,7 +162,6 @@ def test_module_failure_is_one_line_and_keeps_the_others(capsys, instances):
 
 
 def test_started_at_is_the_read_time_minus_the_uptime():
-    from ansible_collections.lbops.haproxy.plugins.module_utils._info import assemble
     result = assemble(["info"], {"level": "user", "info": {"Uptime_sec": "93", "Pid": "7"}}, now=1000.0)
     assert result["started_at"] == 907.0
     assert "started_at" not in assemble(["info"], {"level": "user", "info": {"Pid": "7"}}, now=1000.0)
