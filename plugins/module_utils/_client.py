@@ -6,27 +6,28 @@
 
 """The runtime-API client: batches of reads and writes over one connection each.
 
-``RuntimeClient.read()`` runs a batch of read commands and turns each reply
-into a value with its parser; any error reply raises a typed error.
+``RuntimeClient.read_named()`` runs a batch of named reads and returns their
+parsed values by name; any error reply raises a typed error.
 ``RuntimeClient.write()`` runs a batch of write commands and returns one
 :class:`Outcome` per command, so a caller knows exactly which commands took.
 
-Differences between HAProxy versions are handled here and in the transport,
-nowhere else: the texts that tell success from failure (:func:`classify`,
-:func:`addr_error`) cover every supported version, and abilities that only
-newer versions have are asked with :meth:`RuntimeClient.has`, which reads
-the version once per target (``show version``, usually inside a read batch
-the caller makes anyway: :meth:`RuntimeClient.version_request`).
+What a reply means is decided here and nowhere else (:func:`interpret`): which
+texts are errors, which are "nothing to do", which mean "entry in use", and
+the texts that differ between HAProxy versions. Abilities that only newer
+versions have are asked with :meth:`RuntimeClient.has`, which reads the version
+once per target (``show version``, usually inside a read batch the caller
+makes anyway: :meth:`RuntimeClient.version_request`).
 """
 
 from ansible_collections.lbops.haproxy.plugins.module_utils import _parsers as parsers
 from ansible_collections.lbops.haproxy.plugins.module_utils._errors import (
     CommandError,
+    HAProxyError,
     LevelTooLow,
     NotFound,
     ProtocolError,
 )
-from ansible_collections.lbops.haproxy.plugins.module_utils._transport import Feedback, Session, Target
+from ansible_collections.lbops.haproxy.plugins.module_utils._transport import Feedback, Session, Target, clip
 
 LEVELS = ("user", "operator", "admin")
 
@@ -46,7 +47,15 @@ ABILITIES = {
 #   no-op:  2.6 "no need to change the addr[, no need to change the port] by 'stats socket command'";
 #           3.0+ "nothing changed"
 #   refusal: 2.6 "Invalid addr 'x' by 'stats socket command'"; 3.0+ "Invalid addr 'x'"
-_ADDR_ACCEPTED = ("changed from", "no need to change", "nothing changed")
+_ADDR_CHANGED = ("changed from",)
+_ADDR_NOOP = ("no need to change", "nothing changed")
+# Notices that say a command had nothing to do (2.6 to 3.2).
+_NOOP_NOTICES = ("All sockets are already disabled", "All sockets are already enabled",
+                 "Frontend was already shut down")
+# The data a write command answers is kept up to this many characters.
+DATA_TEXT_CHARS = 1 << 18
+# 'clear table <t> key <k>' on an entry a session holds (2.6 to 3.2).
+IN_USE = "Entry currently in use"
 
 _NOT_FOUND = ("No such server", "No such backend", "No such frontend", "No such proxy", "No such table",
               "Can't find backend")
@@ -60,12 +69,14 @@ def classify(command, feedback, target=None):
     first = text.splitlines()[0] if text else text
     if first.startswith("Permission denied"):
         return LevelTooLow("the socket's level is too low for '%s' (HAProxy: %s); use a socket with a higher 'level'"
-                           % (command, first), target, command, text)
+                           % (clip(command, 200), first), target, command, text)
     if first.startswith(_NOT_FOUND):
-        return NotFound("HAProxy: %s (%s)" % (first.rstrip("."), command), target, command, text)
+        return NotFound("HAProxy: %s (%s)" % (first.rstrip("."), clip(command, 200)), target, command, text)
     if first.startswith("Unknown command"):
-        return CommandError("HAProxy does not know the command '%s' (%s)" % (command, first), target, command, text)
-    return CommandError("HAProxy refused '%s': %s" % (command, " ".join(text.split())), target, command, text)
+        return CommandError("HAProxy does not know the command '%s' (%s)" % (clip(command, 200), clip(first, 200)),
+                            target, command, text)
+    return CommandError("HAProxy refused '%s': %s" % (clip(command, 200), clip(" ".join(text.split()), 500)),
+                        target, command, text)
 
 
 def is_addr_command(command):
@@ -75,20 +86,28 @@ def is_addr_command(command):
 
 def addr_error(command, text, target=None):
     """The error of a ``set server ... addr`` reply (a warning even on success), or ``None``."""
-    if any(marker in (text or "") for marker in _ADDR_ACCEPTED):
+    if any(marker in (text or "") for marker in _ADDR_CHANGED + _ADDR_NOOP):
         return None
-    return CommandError("HAProxy refused '%s': %s" % (command, " ".join((text or "").split()) or "no answer"),
-                        target, command, text)
+    return CommandError("HAProxy refused '%s': %s" % (clip(command, 200), clip(" ".join((text or "").split()), 500)
+                                                       or "no answer"), target, command, text)
 
 
 class Outcome(object):
-    """What one write command did."""
+    """What one write command did.
 
-    def __init__(self, command, severity, text, error):
+    ``ok``: HAProxy accepted it. ``noop``: accepted, and HAProxy said there was
+    nothing to do. ``error``: the typed error of a refusal. ``busy``: the
+    refusal says a live session holds the entry (``clear table ... key``); a
+    caller that retries such entries treats it as "not yet", not as a failure.
+    """
+
+    def __init__(self, command, severity, text, error, busy=False, noop=False):
         self.command = command
         self.severity = severity
         self.text = text
         self.error = error
+        self.busy = busy
+        self.noop = noop
 
     @property
     def ok(self):
@@ -96,6 +115,22 @@ class Outcome(object):
 
     def __repr__(self):
         return "Outcome(%r, %r, %r)" % (self.command, self.severity, self.text)
+
+
+def interpret(command, reply, target=None):
+    """The :class:`Outcome` of one write command's reply (Feedback or data lines)."""
+    if isinstance(reply, Feedback):
+        severity, text = reply.severity, reply.text
+        error = classify(command, reply, target)
+        if text.startswith(IN_USE):
+            return Outcome(command, severity, text, error, busy=True)
+        noop = text.startswith(_NOOP_NOTICES)
+    else:
+        severity, text, error, noop = None, clip("\n".join(reply), DATA_TEXT_CHARS), None, False
+    if error is None and is_addr_command(command):
+        error = addr_error(command, text, target)
+        noop = error is None and any(marker in (text or "") for marker in _ADDR_NOOP)
+    return Outcome(command, severity, text, error, noop=noop)
 
 
 def _collect(lines):
@@ -118,7 +153,7 @@ class RuntimeClient(object):
 
     def _session(self, extra_time=0.0):
         self.connections += 1
-        return Session(self.target, self.timeout + extra_time)
+        return Session(self.target, self.timeout, extra_time)
 
     def _value(self, command, parser, reply):
         parser = parser or _collect
@@ -145,20 +180,50 @@ class RuntimeClient(object):
             raise ProtocolError("HAProxy answered %d of %d commands" % (len(results), len(requests)), str(self.target))
         return results
 
+    def read_named(self, reads):
+        """Run named reads (objects with ``name``, ``command``, ``parser``) over one connection.
+
+        Returns ``{name: value}``. A ``NotFound`` for a read that carries a
+        ``missing`` message is re-worded with it (and says that nothing was sent).
+        """
+        reads = list(reads)
+        try:
+            values = self.read([(read.command, read.parser) for read in reads])
+        except NotFound as exc:
+            for read in reads:
+                if read.command == exc.command and getattr(read, "missing", None):
+                    raise NotFound("%s (HAProxy: %s); nothing was sent"
+                                   % (read.missing, (exc.reply or "").strip().rstrip(".")),
+                                   exc.target, exc.command, exc.reply)
+            raise
+        return dict((read.name, value) for read, value in zip(reads, values))
+
     def write(self, commands):
-        """Run write commands over one connection; one :class:`Outcome` each."""
+        """Run write commands over one connection; one :class:`Outcome` each.
+
+        When the exchange breaks after the batch started to go out, the error
+        says so: ``changed`` is set (the commands may have taken effect) and
+        ``commands`` lists those accepted or left unanswered.
+        """
         commands = list(commands)
         outcomes = []
-        for command, reply in zip(commands, self._session().run(commands)):
-            if isinstance(reply, Feedback):
-                severity, text, error = reply.severity, reply.text, classify(command, reply, str(self.target))
-            else:
-                severity, text, error = None, "\n".join(reply), None
-            if error is None and is_addr_command(command):
-                error = addr_error(command, text, str(self.target))
-            outcomes.append(Outcome(command, severity, text, error))
+        session = self._session()
+        try:
+            for command, reply in zip(commands, session.run(commands)):
+                outcomes.append(interpret(command, reply, str(self.target)))
+        except HAProxyError as exc:
+            if exc.target is None:
+                exc.target = str(self.target)
+            if not exc.before_sending:
+                unanswered = commands[len(outcomes):]
+                exc.changed = True
+                exc.commands = [outcome.command for outcome in outcomes if outcome.ok] + unanswered
+                exc.message += " (%d of %d write commands were answered; the others may have taken effect)" % (
+                    len(outcomes), len(commands))
+            raise
         if len(outcomes) != len(commands):
-            raise ProtocolError("HAProxy answered %d of %d commands" % (len(outcomes), len(commands)), str(self.target))
+            raise ProtocolError("HAProxy answered %d of %d commands" % (len(outcomes), len(commands)), str(self.target),
+                                changed=True, commands=commands[len(outcomes):])
         return outcomes
 
     def wait_then_read(self, wait_command, seconds, requests):
@@ -167,7 +232,7 @@ class RuntimeClient(object):
         Returns ``(done, values)``: ``done`` is true when HAProxy answered
         ``Done.`` (the condition was met in time), false for ``Failed.`` (not met
         in time, or it cannot be met); any other error raises. ``seconds`` is the
-        longest the wait may take: the connection's timeout is extended by it.
+        longest the wait may take: the exchange's deadline is extended by it.
         """
         requests = list(requests)
         replies = self._session(extra_time=seconds).run([wait_command] + [command for command, dummy in requests])
@@ -176,14 +241,15 @@ class RuntimeClient(object):
         for index, reply in enumerate(replies):
             if index == 0:
                 if not isinstance(reply, Feedback):
-                    raise ProtocolError("unexpected answer to '%s': %r" % (wait_command, list(reply)[:3]), str(self.target))
+                    raise ProtocolError("unexpected answer to '%s': %s" % (wait_command, clip(repr(list(reply)[:3]), 200)),
+                                        str(self.target))
                 if reply.text.startswith("Done"):
                     done = True
                 elif reply.text.startswith("Failed"):
                     done = False
                 else:
                     raise classify(wait_command, reply, str(self.target)) or ProtocolError(
-                        "unexpected answer to '%s': %r" % (wait_command, reply.text), str(self.target))
+                        "unexpected answer to '%s': %s" % (wait_command, clip(reply.text, 200)), str(self.target))
                 continue
             command, parser = requests[index - 1]
             values.append(self._value(command, parser, reply))
@@ -203,9 +269,13 @@ class RuntimeClient(object):
         return ("show version", self._record_version)
 
     def _record_version(self, lines):
-        self.version_text = parsers.parse_version(lines)
-        self.version = parsers.version_tuple(self.version_text)
-        return self.version_text
+        return self.note_version(parsers.parse_version(lines))
+
+    def note_version(self, text):
+        """Record the target's version (the answer of ``show version``); returns it."""
+        self.version_text = text
+        self.version = parsers.version_tuple(text)
+        return text
 
     def has(self, ability):
         """Whether the target's HAProxy has ``ability`` (see ABILITIES); reads the version if not known yet."""
@@ -218,4 +288,4 @@ def require_level(client, level, needed, command):
     """Raise :class:`LevelTooLow` unless ``level`` allows commands needing ``needed``."""
     if level in LEVELS and LEVELS.index(level) < LEVELS.index(needed):
         raise LevelTooLow("the socket's level is '%s' but '%s' needs level %s; use a socket declared with 'level %s'"
-                          % (level, command, needed, needed), str(client.target), command, None)
+                          % (level, clip(command, 200), needed, needed), str(client.target), command, None)

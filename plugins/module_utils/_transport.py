@@ -13,6 +13,13 @@ and ends with an empty line. The batch is written in full, ending with
 ``quit``, and the replies are read to EOF as a stream of lines, so a reply of a
 million lines is never held in memory.
 
+Every exchange has ONE deadline (``timeout`` seconds from the connect, plus
+the time a ``wait`` command is allowed), checked before each wait for the
+socket: a peer that trickles its answer byte by byte cannot stretch it. The
+reply of every command must end with its empty line: a connection that
+closes before is an error (``ProtocolError``), never a shorter answer. Lines
+are bounded (``MAX_LINE_BYTES``), and so is the text of any message.
+
 One command per line is what makes this framing the same on every HAProxy
 version: 2.6 and 3.0 print the prompt before the reply of each command of a
 line of ``;``-chained commands, 3.2 prints it once per line (before the first
@@ -22,12 +29,14 @@ frame them.
 
 import errno
 import re
+import selectors
 import socket
-import threading
+import time
 
 from ansible_collections.lbops.haproxy.plugins.module_utils._errors import (
     ConnectError,
     ConnectionRefused,
+    InvalidInput,
     ProtocolError,
     SocketMissing,
     SocketPermissionDenied,
@@ -35,6 +44,17 @@ from ansible_collections.lbops.haproxy.plugins.module_utils._errors import (
 )
 
 _PROMPT = "> "
+_PROMPT_BYTES = b"> "
+# HAProxy reads a command line into one buffer (tune.bufsize, 16 kB by default);
+# a longer line resets the connection. Refused before anything is sent.
+MAX_COMMAND_BYTES = 8000
+# No line of any reply is longer than HAProxy's buffer; this bounds what a
+# broken peer can make the client hold.
+MAX_LINE_BYTES = 1 << 20
+# Messages (feedback replies) are cut to this many characters.
+MAX_MESSAGE_CHARS = 2000
+_RECV = 262144
+_SEND = 65536
 _SEVERITY = re.compile(r"^\[(\d)\]: ?(.*)$")
 _IPV4 = re.compile(r"^ipv4@(?P<host>[^:\[\]]+):(?P<port>\d+)$")
 _IPV6 = re.compile(r"^ipv6@\[(?P<host>[^\]]+)\]:(?P<port>\d+)$")
@@ -65,27 +85,55 @@ class Target(object):
     def __str__(self):
         return self.spec
 
+    @property
+    def key(self):
+        """What identifies the endpoint: ``/x`` and ``unix@/x`` are the same socket."""
+        if self.family == socket.AF_UNIX:
+            return ("unix", self.address)
+        return (self.family, self.address)
+
     def connect(self, timeout):
         """Open a connection; every failure becomes a one-line typed error."""
         sock = socket.socket(self.family, socket.SOCK_STREAM)
-        sock.settimeout(timeout)
+        sock.settimeout(max(0.001, timeout))
         try:
             sock.connect(self.address)
         except socket.timeout:
             sock.close()
-            raise SocketTimeout("timed out after %ss connecting to the socket" % timeout, self.spec)
+            raise _before_sending(SocketTimeout("timed out after %ss connecting to the socket" % _seconds(timeout), self.spec))
         except OSError as exc:
             sock.close()
-            code = exc.errno
-            if code in (errno.ENOENT, errno.ENOTDIR):
-                raise SocketMissing("socket %s does not exist (is HAProxy running with this 'stats socket'?)" % self.address, self.spec)
-            if code in (errno.EACCES, errno.EPERM):
-                raise SocketPermissionDenied("permission denied on socket %s (check its mode and group, or use become)" % self.address,
-                                             self.spec)
-            if code == errno.ECONNREFUSED:
-                raise ConnectionRefused("connection refused (nothing listens there)", self.spec)
-            raise ConnectError("cannot connect: %s" % (exc.strerror or exc), self.spec)
+            raise _before_sending(self._connect_error(exc))
         return sock
+
+    def _connect_error(self, exc):
+        code = exc.errno
+        if code in (errno.ENOENT, errno.ENOTDIR):
+            return SocketMissing("socket %s does not exist (is HAProxy running with this 'stats socket'?)" % self.address, self.spec)
+        if code in (errno.EACCES, errno.EPERM):
+            return SocketPermissionDenied("permission denied on socket %s (check its mode and group, or use become)"
+                                          % self.address, self.spec)
+        if code == errno.ECONNREFUSED:
+            return ConnectionRefused("connection refused (nothing listens there)", self.spec)
+        return ConnectError("cannot connect: %s" % (exc.strerror or exc), self.spec)
+
+
+def _before_sending(error):
+    """Mark an error raised before any byte of a batch went out (nothing can have changed)."""
+    error.before_sending = True
+    return error
+
+
+def _seconds(value):
+    return "%g" % value
+
+
+def clip(text, limit=MAX_MESSAGE_CHARS):
+    """``text`` cut to ``limit`` characters, saying how much was left out."""
+    text = text or ""
+    if len(text) <= limit:
+        return text
+    return "%s... (%d more characters)" % (text[:limit], len(text) - limit)
 
 
 class Feedback(object):
@@ -103,142 +151,214 @@ class Feedback(object):
         return "Feedback(%d, %r)" % (self.severity, self.text)
 
 
+def encode_commands(commands):
+    """The bytes of a batch; a command too long for HAProxy's line buffer is refused."""
+    lines = [b"prompt\nset severity-output number\n"]
+    for command in commands:
+        data = command.encode("utf-8", "surrogateescape")
+        if len(data) > MAX_COMMAND_BYTES:
+            raise InvalidInput("a command of %d bytes is longer than HAProxy reads in one line (%d): %s; nothing was sent"
+                               % (len(data), MAX_COMMAND_BYTES, clip(command, 120)))
+        if b"\n" in data or b"\r" in data:
+            raise InvalidInput("a command contains a line break: %r; nothing was sent" % clip(command, 120))
+        lines.append(data + b"\n")
+    lines.append(b"quit\n")
+    return b"".join(lines)
+
+
 class Session(object):
     """One connection that runs one batch of commands.
 
     ``run(commands)`` yields, for each command, either a :class:`Feedback` or
-    an iterator over the data lines of its reply. The caller must consume (or
-    skip) each iterator before advancing; ``skip()`` is implicit.
+    an iterator over the data lines (``str``) of its reply. A reply iterator
+    that the caller leaves unfinished is skipped when the next one is asked
+    for; either way every reply is read to its end, so a cut answer is always
+    detected. ``extra_time`` lengthens the deadline (a ``wait`` command).
     """
 
-    def __init__(self, target, timeout):
+    def __init__(self, target, timeout, extra_time=0.0, clock=time.monotonic):
         self.target = target
         self.timeout = timeout
+        self.extra_time = extra_time
+        self.clock = clock
 
     def run(self, commands):
         commands = list(commands)
         if not commands:
             return
-        payload = "prompt\nset severity-output number\n" + "".join(command + "\n" for command in commands) + "quit\n"
-        data = payload.encode("utf-8")
-        sock = self.target.connect(self.timeout)
-        writer = None
+        payload = encode_commands(commands)
+        budget = self.timeout + self.extra_time
+        deadline = self.clock() + budget
+        sock = self.target.connect(budget)
         try:
-            # No half-close: the batch ends with 'quit', and HAProxy 2.6 resets a
-            # connection whose write side is shut while it still holds unprocessed
-            # commands (seen on batches of about 1,500 'set table' and more).
-            if len(data) <= 65536:
-                sock.sendall(data)
-            else:
-                # Large batches: HAProxy stops reading when its output buffer is
-                # full, so write from a thread while the replies are read here.
-                writer = _Writer(sock, data)
-                writer.start()
-            reader = _LineReader(sock, self.target, self.timeout)
-            # 'prompt' answers an empty line; 'set severity-output' answers "> \n".
-            reader.expect_empty()
-            first = reader.next_reply_first_line()
-            if first != "":
-                raise ProtocolError("unexpected answer to 'set severity-output': %r" % first, str(self.target))
+            reader = _Reader(sock, payload, deadline, budget, str(self.target), self.clock)
+            # 'prompt' answers an empty line; 'set severity-output' the prompt and an empty line.
+            reader.expect(b"", "prompt")
+            reader.expect(_PROMPT_BYTES, "set severity-output")
             for command in commands:
-                first = reader.next_reply_first_line()
-                if first is None:
-                    raise ProtocolError("the connection closed before HAProxy answered %r" % command, str(self.target))
+                first = reader.prompted_line(command)
                 match = _SEVERITY.match(first)
                 if match:
-                    lines = [match.group(2)] + list(reader.reply_lines())
-                    yield Feedback(int(match.group(1)), "\n".join(lines).strip())
+                    yield Feedback(int(match.group(1)), reader.message([match.group(2)], command))
                 elif first.startswith("Unknown command"):
-                    lines = [first] + list(reader.reply_lines())
-                    yield Feedback(6, "\n".join(lines).strip())
+                    yield Feedback(6, reader.message([first], command))
+                elif first == "":
+                    yield iter(())
                 else:
-                    body = reader.data_reply(first)
+                    body = reader.body(first, command)
                     yield body
                     for _dummy in body:
                         pass
-            if writer is not None:
-                writer.join(self.timeout)
-                if writer.error is not None:
-                    raise writer.error
         finally:
             sock.close()
 
 
-class _Writer(threading.Thread):
-    def __init__(self, sock, data):
-        super(_Writer, self).__init__()
-        self.daemon = True
+class _Reader(object):
+    """Reads one exchange: writes the batch as HAProxy takes it, splits replies into lines.
+
+    One thread, one selector: output is sent whenever the socket can take it and
+    input is read whenever it is there, so a batch larger than the socket
+    buffers never deadlocks, and every wait is bounded by the one deadline.
+    """
+
+    def __init__(self, sock, payload, deadline, budget, target, clock):
         self.sock = sock
-        self.data = data
-        self.error = None
-
-    def run(self):
-        try:
-            self.sock.sendall(self.data)
-        except Exception as exc:  # reported by the reader's thread
-            self.error = exc
-
-
-class _LineReader(object):
-    """Splits the byte stream into reply lines."""
-
-    def __init__(self, sock, target, timeout):
-        self.sock = sock
+        self.out = payload
+        self.out_pos = 0
+        self.deadline = deadline
+        self.budget = budget
         self.target = target
-        self.timeout = timeout
-        self.buffer = b""
+        self.clock = clock
+        self.buf = b""
+        self.pos = 0
         self.eof = False
+        self.write_error = None
+        sock.setblocking(False)
+        self.selector = selectors.DefaultSelector()
 
-    def _readline(self):
+    # -- socket ------------------------------------------------------------
+
+    def _fill(self, what):
+        """Read more input (sending pending output meanwhile); False at EOF."""
+        if self.eof:
+            return False
+        if self.pos:
+            self.buf = self.buf[self.pos:]
+            self.pos = 0
         while True:
-            index = self.buffer.find(b"\n")
-            if index >= 0:
-                line = self.buffer[:index]
-                self.buffer = self.buffer[index + 1:]
-                return line.decode("utf-8", "backslashreplace")
-            if self.eof:
-                if self.buffer:
-                    line, self.buffer = self.buffer, b""
-                    return line.decode("utf-8", "backslashreplace")
-                return None
+            remaining = self.deadline - self.clock()
+            if remaining <= 0:
+                raise SocketTimeout("timed out after %ss waiting for HAProxy's answer to %s"
+                                    % (_seconds(self.budget), clip(what, 200)), self.target)
+            events = selectors.EVENT_READ
+            if self.out_pos < len(self.out) and self.write_error is None:
+                events |= selectors.EVENT_WRITE
+            self.selector.register(self.sock, events)
             try:
-                chunk = self.sock.recv(262144)
-            except socket.timeout:
-                raise SocketTimeout("timed out after %ss waiting for HAProxy's answer" % self.timeout, str(self.target))
-            except OSError as exc:
-                raise ConnectError("connection lost: %s" % (exc.strerror or exc), str(self.target))
-            if not chunk:
-                self.eof = True
-            else:
-                self.buffer += chunk
+                ready = self.selector.select(remaining)
+            finally:
+                self.selector.unregister(self.sock)
+            for key_and_mask in ready:
+                mask = key_and_mask[1]
+                if mask & selectors.EVENT_WRITE:
+                    self._send()
+                if mask & selectors.EVENT_READ:
+                    try:
+                        chunk = self.sock.recv(_RECV)
+                    except (BlockingIOError, InterruptedError):
+                        continue
+                    except OSError as exc:
+                        raise ConnectError("connection lost while reading the answer to %s: %s"
+                                           % (clip(what, 200), exc.strerror or exc), self.target)
+                    if not chunk:
+                        self.eof = True
+                        return False
+                    if len(self.buf) + len(chunk) > MAX_LINE_BYTES and self.buf.find(b"\n") < 0:
+                        raise ProtocolError("HAProxy's answer to %s has a line longer than %d bytes"
+                                            % (clip(what, 200), MAX_LINE_BYTES), self.target)
+                    self.buf += chunk
+                    return True
 
-    def expect_empty(self):
-        line = self._readline()
-        if line is None:
-            raise ProtocolError("the connection closed before HAProxy answered", str(self.target))
-        if line != "":
-            raise ProtocolError("unexpected answer to 'prompt': %r" % line, str(self.target))
+    def _send(self):
+        try:
+            self.out_pos += self.sock.send(self.out[self.out_pos:self.out_pos + _SEND])
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError as exc:
+            # The peer closed (or reset) its side: what it answered is still read;
+            # the commands it did not answer are reported missing.
+            self.write_error = exc
 
-    def next_reply_first_line(self):
-        line = self._readline()
-        if line is None:
-            return None
-        if not line.startswith(_PROMPT):
-            raise ProtocolError("expected the prompt, got %r" % line[:200], str(self.target))
-        return line[len(_PROMPT):]
+    # -- lines -------------------------------------------------------------
 
-    def reply_lines(self):
-        """The remaining lines of the current reply, up to its empty line."""
+    def _line(self, what):
+        """The next line (bytes, without its LF), or None at EOF."""
         while True:
-            line = self._readline()
-            if line is None or line == "":
-                return
-            yield line
+            index = self.buf.find(b"\n", self.pos)
+            if index >= 0:
+                line = self.buf[self.pos:index]
+                self.pos = index + 1
+                return line
+            if not self._fill(what):
+                return None
 
-    def data_reply(self, first):
-        def generate():
-            if first == "":
+    def _cut(self, command, detail):
+        reason = ""
+        if self.write_error is not None:
+            reason = " (writing to it failed: %s)" % (getattr(self.write_error, "strerror", None) or self.write_error)
+        return ProtocolError("the connection closed %s '%s'%s" % (detail, clip(command, 200), reason), self.target)
+
+    def expect(self, prefix, command):
+        line = self._line(command)
+        if line is None:
+            raise self._cut(command, "before HAProxy answered")
+        if line != prefix:
+            raise ProtocolError("unexpected answer to '%s': %s" % (command, clip(repr(line), 200)), self.target)
+
+    def prompted_line(self, command):
+        line = self._line(command)
+        if line is None:
+            raise self._cut(command, "before HAProxy answered")
+        if not line.startswith(_PROMPT_BYTES):
+            raise ProtocolError("expected the prompt, got %s (where the answer to '%s' should start)"
+                                % (clip(repr(line.decode("utf-8", "surrogateescape")), 200), clip(command, 200)),
+                                self.target)
+        return line[2:].decode("utf-8", "surrogateescape")
+
+    def message(self, lines, command):
+        """The rest of a feedback reply, up to its empty line, as one bounded text."""
+        size = sum(len(line) for line in lines)
+        while True:
+            line = self._line(command)
+            if line is None:
+                raise self._cut(command, "in the middle of the answer to")
+            if line == b"":
+                return "\n".join(lines).strip()
+            if size < MAX_MESSAGE_CHARS:
+                lines.append(line.decode("utf-8", "surrogateescape"))
+                size += len(line)
+
+    def body(self, first, command):
+        """The data lines of a reply (``first`` already read), up to its empty line.
+
+        Lines are split and decoded a buffer at a time (``bytes.split`` and one
+        ``decode`` per buffer), not one by one: a dump of a million lines costs
+        about what reading it does.
+        """
+        yield first
+        while True:
+            buf, pos = self.buf, self.pos
+            if buf.startswith(b"\n", pos):
+                self.pos = pos + 1
                 return
-            yield first
-            yield from self.reply_lines()
-        return generate()
+            end = buf.find(b"\n\n", pos)
+            if end >= 0:
+                self.pos = end + 2
+                yield from buf[pos:end].decode("utf-8", "surrogateescape").split("\n")
+                return
+            last = buf.rfind(b"\n", pos)
+            if last >= pos:
+                self.pos = last + 1
+                yield from buf[pos:last].decode("utf-8", "surrogateescape").split("\n")
+            if not self._fill(command):
+                raise self._cut(command, "in the middle of the answer to")

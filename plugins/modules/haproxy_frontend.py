@@ -142,27 +142,80 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.lbops.haproxy.plugins.module_utils._common import run_on_targets, runtime_argument_spec  # noqa: E402
-from ansible_collections.lbops.haproxy.plugins.module_utils._errors import InvalidInput  # noqa: E402
-from ansible_collections.lbops.haproxy.plugins.module_utils._frontend import converge, validate_request  # noqa: E402
+from ansible_collections.lbops.haproxy.plugins.module_utils import _parsers as parsers  # noqa: E402
+from ansible_collections.lbops.haproxy.plugins.module_utils._diff import Difference  # noqa: E402
+from ansible_collections.lbops.haproxy.plugins.module_utils._errors import NotFound, ProtocolError, StateError  # noqa: E402
+from ansible_collections.lbops.haproxy.plugins.module_utils._runner import Definition, Plan, Read, run_module  # noqa: E402
+from ansible_collections.lbops.haproxy.plugins.module_utils._validate import check_name, escape_arg  # noqa: E402
+
+ARGUMENT_SPEC = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", required=True, choices=["enabled", "disabled"]),
+)
+
+# A frontend's state is the first word of the 'status' of its FRONTEND row in
+# 'show stat <name> 3 -1'. HAProxy (2.6, 3.0 and 3.2 alike) lists no row at all
+# for a frontend disabled in the configuration, while it answers 'No such proxy'
+# for a name it does not know: an existing proxy without rows is stopped.
+_STATUS = {"OPEN": "enabled", "FULL": "enabled", "PAUSED": "disabled", "STOP": "stopped"}
+# The status a runtime enable or disable leads to.
+_AFTER_STATUS = {"enabled": "OPEN", "disabled": "PAUSED"}
 
 
-def argument_spec():
-    spec = runtime_argument_spec()
-    spec.update(
-        name=dict(type="str", required=True),
-        state=dict(type="str", required=True, choices=["enabled", "disabled"]),
-    )
-    return spec
+def decode(name, rows):
+    """``(state, status)`` of frontend ``name`` from its ``show stat`` rows."""
+    frontend = [row for row in rows if row.get("svname") == "FRONTEND"]
+    if not frontend:
+        if any(row.get("svname") == "BACKEND" for row in rows):
+            raise NotFound("%s is a backend, not a frontend; nothing was sent" % name)
+        return "stopped", "STOP"
+    status = (frontend[0].get("status") or "").strip()
+    word = status.split(" ", 1)[0] if status else ""
+    if word not in _STATUS:
+        raise ProtocolError("unexpected status %r for frontend %s" % (status, name))
+    return _STATUS[word], status
 
 
-def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        request = validate_request(module.params)
-    except InvalidInput as exc:
-        module.fail_json(msg=str(exc))
-    run_on_targets(module, lambda client: converge(client, request, module.check_mode))
+class Frontend(Definition):
+    def request(self, params):
+        return {"name": check_name(params["name"], "frontend name"), "state": params["state"]}
+
+    def reads(self, request):
+        return [Read("stat", "show stat %s 3 -1" % escape_arg(request["name"]), parsers.parse_stat_csv,
+                     missing="unknown frontend %s" % request["name"])]
+
+    def plan(self, request, state):
+        name, wanted = request["name"], request["state"]
+        current, status = decode(name, state["stat"])
+        before = {"state": current, "status": status}
+        if current == "stopped" and wanted == "enabled":
+            raise StateError(
+                "frontend %s is stopped (shut down at runtime, or disabled in the configuration) and HAProxy cannot "
+                "enable it again: only a reload (or restart) brings it back; nothing was sent" % name)
+        commands = []
+        after = before
+        # A stopped frontend accepts no connection: that is more than disabled.
+        if current not in ("stopped", wanted):
+            commands = ["%s frontend %s" % ("enable" if wanted == "enabled" else "disable", escape_arg(name))]
+            after = {"state": wanted, "status": _AFTER_STATUS[wanted]}
+        return Plan(commands, Difference().add(name, before, after),
+                    result={"commands": commands, "frontend": dict(after, name=name)})
+
+    def observe(self, request, state, plan, step):
+        name = request["name"]
+        current, status = decode(name, state["stat"])
+        if current != request["state"]:
+            raise StateError("HAProxy accepted '%s' but frontend %s is still %s (status %s)"
+                             % (plan.commands[0], name, current, status))
+        after = {"state": current, "status": status}
+        return {"commands": list(step.sent), "frontend": dict(after, name=name)}, {name: after}
+
+
+DEFINITION = Frontend()
+
+
+def main(client_factory=None):
+    run_module(AnsibleModule, DEFINITION, ARGUMENT_SPEC, client_factory=client_factory)
 
 
 if __name__ == "__main__":

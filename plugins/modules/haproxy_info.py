@@ -189,28 +189,165 @@ ansible_facts:
       type: dict
 """
 
+import time  # noqa: E402
+
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.lbops.haproxy.plugins.module_utils._common import run_on_targets, runtime_argument_spec  # noqa: E402
+from ansible_collections.lbops.haproxy.plugins.module_utils import _parsers as parsers  # noqa: E402
 from ansible_collections.lbops.haproxy.plugins.module_utils._errors import InvalidInput  # noqa: E402
-from ansible_collections.lbops.haproxy.plugins.module_utils._info import check_gather, facts, gather_facts  # noqa: E402
+from ansible_collections.lbops.haproxy.plugins.module_utils._runner import Definition, Plan, Read, Runner, run_module  # noqa: E402
+
+ARGUMENT_SPEC = dict(
+    gather=dict(type="list", elements="str", default=["all"], choices=["all", "info", "servers", "frontends", "tables"]),
+)
+
+# The subsets, in the order they are read (the choices of the gather option, but "all").
+GATHER_CHOICES = tuple(choice for choice in ARGUMENT_SPEC["gather"]["choices"] if choice != "all")
+FACTS_NAME = "haproxy_runtime"
 
 
-def main():
-    argument_spec = runtime_argument_spec()
-    argument_spec.update(
-        gather=dict(type="list", elements="str", default=["all"], choices=["all", "info", "servers", "frontends", "tables"]),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+def check_gather(gather):
+    """The subsets to gather, in a stable order; ``all`` or nothing means every one."""
+    gather = list(gather or ["all"])
+    if "all" in gather:
+        return list(GATHER_CHOICES)
+    unknown = [item for item in gather if item not in GATHER_CHOICES]
+    if unknown:
+        raise InvalidInput("unknown gather subset(s) %s: expected all, %s" % (", ".join(unknown), ", ".join(GATHER_CHOICES)))
+    return [item for item in GATHER_CHOICES if item in gather]
+
+
+def _int_or_none(value):
     try:
-        gather = check_gather(module.params["gather"])
-    except InvalidInput as exc:
-        module.fail_json(msg=str(exc))
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
+
+def _status_word(status):
+    """``UP 1/3`` -> ``UP``, ``MAINT (via be/s)`` -> ``MAINT``; ``no check`` stays whole."""
+    if status == "no check":
+        return status
+    return (status or "").split(" ", 1)[0] or None
+
+
+def build_reads(gather):
+    """The named reads of one batch (every one allowed on a ``user``-level socket)."""
+    reads = []
+    if "info" in gather:
+        reads.append(Read("info", "show info", parsers.parse_info))
+    if "servers" in gather:
+        reads.append(Read("servers_state", "show servers state", parsers.parse_servers_state))
+    if "servers" in gather or "frontends" in gather:
+        reads.append(Read("stat", "show stat", parsers.parse_stat_csv))
+    if "tables" in gather:
+        reads.append(Read("tables", "show table", parsers.parse_table_list))
+    return reads
+
+
+def _server(state, row):
+    server = dict(state)
+    server.pop("backend", None)
+    server.pop("backend_id", None)
+    row = row or {}
+    server["status"] = row.get("status") or None
+    server["status_word"] = _status_word(row.get("status"))
+    server["current_sessions"] = _int_or_none(row.get("scur"))
+    server["total_sessions"] = _int_or_none(row.get("stot"))
+    server["check_status"] = row.get("check_status") or None
+    return server
+
+
+def assemble(gather, raw, now=None):
+    """Turn the parsed replies into the per-target result.
+
+    ``now`` is the time of the read on this host (the managed node), so that
+    ``started_at`` compares with the host's file times (the role checks that the
+    worker started after the configuration was written).
+    """
+    result = {"changed": False, "level": raw["level"], "gathered": list(gather)}
+    if "info" in gather:
+        info = raw["info"]
+        result["info"] = info
+        result["version"] = info.get("Version")
+        result["pid"] = _int_or_none(info.get("Pid"))
+        result["uptime_seconds"] = _int_or_none(info.get("Uptime_sec"))
+        if result["uptime_seconds"] is not None:
+            result["started_at"] = (time.time() if now is None else now) - result["uptime_seconds"]
+    stat = raw.get("stat") or []
+    rows = {}
+    for row in stat:
+        rows[(row.get("pxname"), row.get("svname"))] = row
+    if "servers" in gather:
+        servers, backends = {}, {}
+        for state in raw["servers_state"]:
+            servers.setdefault(state["backend"], {})[state["name"]] = _server(state, rows.get((state["backend"], state["name"])))
+        for row in stat:
+            if row.get("svname") == "BACKEND":
+                backends[row["pxname"]] = {
+                    "status": row.get("status") or None,
+                    "current_sessions": _int_or_none(row.get("scur")),
+                    "total_sessions": _int_or_none(row.get("stot")),
+                    "active_servers": _int_or_none(row.get("act")),
+                    "backup_servers": _int_or_none(row.get("bck")),
+                }
+                servers.setdefault(row["pxname"], {})
+        result["servers"] = servers
+        result["backends"] = backends
+    if "frontends" in gather:
+        frontends = {}
+        for row in stat:
+            if row.get("svname") == "FRONTEND":
+                frontends[row["pxname"]] = {
+                    "status": row.get("status") or None,
+                    "current_sessions": _int_or_none(row.get("scur")),
+                    "total_sessions": _int_or_none(row.get("stot")),
+                    "session_limit": _int_or_none(row.get("slim")),
+                }
+        result["frontends"] = frontends
+    if "tables" in gather:
+        result["tables"] = dict((table["name"], {"type": table["type"], "size": table["size"], "used": table["used"]})
+                                for table in raw["tables"])
+    return result
+
+
+class Info(Definition):
+    def request(self, params):
+        return check_gather(params["gather"])
+
+    def reads(self, request):
+        return build_reads(request)
+
+    def plan(self, request, state):
+        return Plan(result=assemble(request, state))
+
+
+DEFINITION = Info()
+
+
+def gather_facts(client, gather):
+    """One read connection to ``client``; the per-target result."""
+    return Runner(DEFINITION, gather).run(client)
+
+
+def facts(output):
+    """``ansible_facts`` from the module's output: ``{haproxy_runtime: {<socket>: {...}}}``."""
+    per_target = {}
+    for result in output.get("results") or []:
+        if result.get("failed"):
+            continue
+        item = dict(result)
+        for key in ("changed", "failed", "socket"):
+            item.pop(key, None)
+        per_target[result["socket"]] = item
+    return {FACTS_NAME: per_target}
+
+
+def main(client_factory=None):
     def finish(output):
         output["ansible_facts"] = facts(output)
 
-    run_on_targets(module, lambda client: gather_facts(client, gather), finish=finish)
+    run_module(AnsibleModule, DEFINITION, ARGUMENT_SPEC, finish=finish, client_factory=client_factory)
 
 
 if __name__ == "__main__":

@@ -301,38 +301,433 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.lbops.haproxy.plugins.module_utils._common import run_on_targets, runtime_argument_spec  # noqa: E402
-from ansible_collections.lbops.haproxy.plugins.module_utils._errors import InvalidInput  # noqa: E402
-from ansible_collections.lbops.haproxy.plugins.module_utils._server import converge, validate_request  # noqa: E402
+from ansible_collections.lbops.haproxy.plugins.module_utils import _parsers as parsers  # noqa: E402
+from ansible_collections.lbops.haproxy.plugins.module_utils._diff import Difference  # noqa: E402
+from ansible_collections.lbops.haproxy.plugins.module_utils._errors import (  # noqa: E402
+    InvalidInput,
+    NotFound,
+    StateError,
+    WaitTimeout,
+)
+from ansible_collections.lbops.haproxy.plugins.module_utils._runner import (  # noqa: E402
+    Definition,
+    Plan,
+    Read,
+    check_seconds,
+    run_module,
+)
+from ansible_collections.lbops.haproxy.plugins.module_utils._validate import (  # noqa: E402
+    check_address,
+    check_name,
+    check_port,
+    escape_arg,
+    parse_weight,
+    resolve_weight,
+)
+
+ARGUMENT_SPEC = dict(
+    backend=dict(type="str", required=True),
+    name=dict(type="list", elements="str", required=True, aliases=["host"]),
+    state=dict(type="str", choices=["ready", "drain", "maint", "enabled", "disabled"]),
+    weight=dict(type="raw"),
+    health=dict(type="str", choices=["enabled", "disabled"]),
+    agent=dict(type="str", choices=["enabled", "disabled"]),
+    address=dict(type="str"),
+    port=dict(type="int"),
+    shutdown_sessions=dict(type="bool", default=False),
+    wait=dict(type="bool", default=False),
+    wait_timeout=dict(type="float", default=60.0),
+    wait_timeout_action=dict(type="str", choices=["fail", "maint", "shutdown_sessions"], default="fail"),
+)
+MODULE_KWARGS = dict(required_if=[("wait", True, ["state"])])
+
+STATE_ALIASES = {"enabled": "ready", "disabled": "maint"}
+# Seconds between two readings while waiting (HAProxy 3.0+ waits by itself for maint).
+WAIT_INTERVAL = 1.0
+
+# The fields compared and shown in --diff, in display order.
+DIFF_FIELDS = ("state", "weight", "health", "agent", "address", "port")
+
+_FORCED = parsers.SRV_ADMF_FMAINT | parsers.SRV_ADMF_FDRAIN
+_NOT_CLEARABLE = parsers.SRV_ADMF_IMAINT | parsers.SRV_ADMF_IDRAIN | parsers.SRV_ADMF_RMAINT
 
 
-def argument_spec():
-    spec = runtime_argument_spec()
-    spec.update(
-        backend=dict(type="str", required=True),
-        name=dict(type="list", elements="str", required=True, aliases=["host"]),
-        state=dict(type="str", choices=["ready", "drain", "maint", "enabled", "disabled"]),
-        weight=dict(type="raw"),
-        health=dict(type="str", choices=["enabled", "disabled"]),
-        agent=dict(type="str", choices=["enabled", "disabled"]),
-        address=dict(type="str"),
-        port=dict(type="int"),
-        shutdown_sessions=dict(type="bool", default=False),
-        wait=dict(type="bool", default=False),
-        wait_timeout=dict(type="float", default=60.0),
-        wait_timeout_action=dict(type="str", choices=["fail", "maint", "shutdown_sessions"], default="fail"),
-    )
-    return spec
+# ---------------------------------------------------------------------------
+# The request (the argument spec has already checked types, choices and defaults)
 
 
-def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
-                           required_if=[("wait", True, ["state"])])
-    try:
-        request = validate_request(module.params)
-    except InvalidInput as exc:
-        module.fail_json(msg=str(exc))
-    run_on_targets(module, lambda client: converge(client, request, module.check_mode))
+def validate_request(params):
+    """The normalised request; raises InvalidInput before any connection."""
+    backend = check_name(params["backend"], "backend name")
+    names = []
+    for name in params["name"] or []:
+        name = check_name(name, "server name")
+        if name not in names:
+            names.append(name)
+    if not names:
+        raise InvalidInput("name must list at least one server")
+    state = STATE_ALIASES.get(params["state"], params["state"])
+    weight = params["weight"]
+    if weight is not None:
+        number, percent = parse_weight(weight)
+        weight = "%d%%" % number if percent else str(number)
+    address = check_address(params["address"]) if params["address"] is not None else None
+    port = check_port(params["port"]) if params["port"] is not None else None
+    wait = bool(params["wait"])
+    wait_timeout = check_seconds(params["wait_timeout"], "wait_timeout")
+    if wait and wait_timeout <= 0:
+        raise InvalidInput("wait_timeout must be a positive number of seconds")
+    if wait and state is None:
+        raise InvalidInput("wait needs state: it waits for the effect of a state")
+    shutdown = bool(params["shutdown_sessions"])
+    if shutdown and state != "maint":
+        raise InvalidInput("shutdown_sessions applies only with state=maint (or disabled)")
+    return {
+        "backend": backend, "names": names, "state": state, "weight": weight,
+        "health": params["health"], "agent": params["agent"],
+        "address": address, "port": port, "shutdown_sessions": shutdown,
+        "wait": wait, "wait_timeout": wait_timeout, "wait_timeout_action": params["wait_timeout_action"],
+    }
+
+
+# ---------------------------------------------------------------------------
+# Planning (pure functions of the request and the parsed rows)
+
+
+def view(row):
+    """The public description of a server (``servers`` in the results)."""
+    return {
+        "backend": row["backend"],
+        "name": row["name"],
+        "state": row["state"],
+        "admin_state_sources": list(row.get("admin_state_sources") or []),
+        "operational_state": row.get("operational_state"),
+        "weight": row["weight"],
+        "initial_weight": row.get("initial_weight"),
+        "health": row["health"],
+        "agent": row["agent"],
+        "address": row.get("address"),
+        "port": row.get("port"),
+    }
+
+
+def diff_view(row):
+    return dict((field, row.get(field)) for field in DIFF_FIELDS)
+
+
+def predict_admin_state(bits, state):
+    """``srv_admin_state`` after ``set server ... state <state>``.
+
+    ``ready`` clears the forced maint and drain; ``drain`` sets the forced drain
+    and clears the forced maint; ``maint`` sets the forced maint and clears the
+    forced drain. Inherited and DNS bits are never touched.
+    """
+    if state == "ready":
+        return bits & ~_FORCED
+    if state == "drain":
+        return (bits | parsers.SRV_ADMF_FDRAIN) & ~parsers.SRV_ADMF_FMAINT
+    return (bits | parsers.SRV_ADMF_FMAINT) & ~parsers.SRV_ADMF_FDRAIN
+
+
+def find_servers(rows, backend, names):
+    """Map each requested name to its row; unknown names raise NotFound (nothing is sent)."""
+    by_name = dict((row["name"], row) for row in rows)
+    by_id = dict(("#%s" % row["id"], row) for row in rows)
+    found, missing = [], []
+    for name in names:
+        row = by_name.get(name) or by_id.get(name)
+        if row is None:
+            missing.append(name)
+        else:
+            found.append(row)
+    if missing:
+        known = ", ".join(sorted(by_name)) or "none"
+        raise NotFound("unknown server%s %s in backend %s (its servers: %s); nothing was sent"
+                       % ("s" if len(missing) > 1 else "", ", ".join(missing), backend, known))
+    return found
+
+
+def server_ref(row):
+    return "%s/%s" % (escape_arg(row["backend"]), escape_arg(row["name"]))
+
+
+def plan_server(request, row):
+    """``(commands, predicted_row)`` for one server.
+
+    Commands that take a server out of rotation (``maint``, ``drain``) come
+    first, ``ready`` comes last, so a server never serves with half-applied
+    settings. Raises :class:`StateError` or :class:`InvalidInput` when the
+    request cannot be met; the plan covers every server before anything is sent.
+    """
+    ref = server_ref(row)
+    label = "%s/%s" % (row["backend"], row["name"])
+    after = dict(row)
+    first, middle, last = [], [], []
+
+    state = request["state"]
+    if state is not None:
+        bits = row["admin_state"] or 0
+        new_bits = predict_admin_state(bits, state)
+        if parsers.decode_admin_state(new_bits) != state:
+            sources = parsers.admin_state_sources(bits & _NOT_CLEARABLE)
+            raise StateError(
+                "cannot set %s to %s: it is in %s because of %s, which cannot be cleared from the runtime API "
+                "(clear it at its source: the tracked server, or DNS resolution); nothing was sent"
+                % (label, state, row["state"], " and ".join(sources) or "an inherited state"))
+        if parsers.decode_admin_state(bits) != state:
+            command = "set server %s state %s" % (ref, state)
+            (last if state == "ready" else first).append(command)
+            after["admin_state"] = new_bits
+            after["admin_state_sources"] = parsers.admin_state_sources(new_bits)
+            after["state"] = state
+            if request["shutdown_sessions"] and state == "maint":
+                first.append("shutdown sessions server %s" % ref)
+
+    if request["weight"] is not None:
+        initial = row.get("initial_weight")
+        if not isinstance(initial, int):
+            initial = row["weight"]
+        wanted = resolve_weight(request["weight"], initial)
+        if wanted != row["weight"]:
+            middle.append("set server %s weight %s" % (ref, request["weight"]))
+            after["weight"] = wanted
+
+    for option in ("health", "agent"):
+        wanted = request[option]
+        if wanted is None or wanted == row[option]:
+            continue
+        if wanted == "enabled" and not row.get(option + "_configured"):
+            if option == "health":
+                hint = "health checks are not configured on %s (its server line has no 'check')" % label
+            else:
+                hint = "no agent is configured on %s (its server line has no 'agent-check')" % label
+            raise InvalidInput("cannot set %s=enabled: %s; nothing was sent" % (option, hint))
+        middle.append("%s %s %s" % ("enable" if wanted == "enabled" else "disable", option, ref))
+        after[option] = wanted
+
+    if request["address"] is not None or request["port"] is not None:
+        address = request["address"] if request["address"] is not None else row.get("address")
+        port = request["port"] if request["port"] is not None else row.get("port")
+        if address is None:
+            raise InvalidInput("%s has no address to keep; give address together with port" % label)
+        if address != row.get("address") or port != row.get("port"):
+            command = "set server %s addr %s" % (ref, escape_arg(address))
+            if request["port"] is not None:
+                command += " port %d" % port
+            middle.append(command)
+            after["address"] = address
+            after["port"] = port
+
+    return first + middle + last, after
+
+
+def plan_servers(request, rows):
+    """Plan every requested server: ``[(row, commands, predicted_row)]``."""
+    return [(row,) + plan_server(request, row) for row in find_servers(rows, request["backend"], request["names"])]
+
+
+def command_server(command):
+    """``backend/server`` named by a write command."""
+    words = command.split(" ")
+    for word in words[2:]:
+        if "/" in word:
+            return word
+    return words[-1]
+
+
+# ---------------------------------------------------------------------------
+# Reads
+
+
+def servers_read(backend):
+    return Read("servers", "show servers state %s" % escape_arg(backend), parsers.parse_servers_state,
+                missing="unknown backend %s" % backend)
+
+
+def stat_read(backend):
+    return Read("stat", "show stat %s 4 -1" % escape_arg(backend), parsers.parse_stat_csv,
+                missing="unknown backend %s" % backend)
+
+
+def waits_for_sessions(request):
+    return request["wait"] and request["state"] in ("drain", "maint")
+
+
+def sessions_by_server(stat_rows):
+    counts = {}
+    for row in stat_rows:
+        try:
+            counts[row.get("svname")] = int(row.get("scur") or 0)
+        except ValueError:
+            counts[row.get("svname")] = 0
+    return counts
+
+
+def pending_servers(request, rows, stats, names):
+    """Servers (by name) that have not reached what ``wait`` waits for, with their sessions."""
+    if request["state"] == "ready":
+        by_name = dict((row["name"], row) for row in rows)
+        pending = []
+        for name in names:
+            row = by_name.get(name)
+            checked = row is not None and (row["health"] == "enabled" or row["agent"] == "enabled")
+            if checked and row.get("operational_state") != "up":
+                pending.append(name)
+        return pending, {}
+    sessions = sessions_by_server(stats or [])
+    pending = [name for name in names if sessions.get(name, 0) > 0]
+    return pending, dict((name, sessions.get(name, 0)) for name in pending)
+
+
+# ---------------------------------------------------------------------------
+# Waiting (after the writes)
+
+
+def progress_reads(request):
+    reads = [servers_read(request["backend"])]
+    if request["state"] != "ready":
+        reads.append(stat_read(request["backend"]))
+    return reads
+
+
+def wait_for(step, request, names, first=None):
+    """Wait until every server in ``names`` is UP (ready) or idle (drain, maint).
+
+    ``first`` is a reading ``(rows, stats)`` at hand (no extra connection
+    then). Returns ``(pending_names, detail)`` after the timeout, ``([], {})``
+    on success.
+
+    For servers put in maint, HAProxy 3.0 and later wait by themselves
+    (``wait <ms> srv-removable``): the wait ends as soon as the server's last
+    connection does, over one connection, instead of a reading every
+    ``WAIT_INTERVAL``. HAProxy answers ``Failed.`` at once for a server it would
+    never call removable (one that other servers track): polling takes over.
+    """
+    client = step.client
+    waiter = step.waiter(request["wait_timeout"], WAIT_INTERVAL)
+    server_side = request["state"] == "maint" and client.has("wait_srv_removable")
+    reading = first
+    while True:
+        if reading is None and (not server_side or waiter.expired()):
+            state = step.read(progress_reads(request))
+            reading = (state["servers"], state.get("stat"))
+        if reading is not None:
+            pending, detail = pending_servers(request, reading[0], reading[1], names)
+            if not pending or waiter.expired():
+                return pending, detail
+        else:
+            pending = list(names)  # HAProxy's wait tells, with the reading that follows it
+        if server_side:
+            remaining = max(0.001, waiter.remaining())
+            command = "wait %d srv-removable %s/%s" % (
+                max(1, int(remaining * 1000)), escape_arg(request["backend"]), escape_arg(pending[0]))
+            reads = progress_reads(request)
+            done, values = client.wait_then_read(command, remaining, [(read.command, read.parser) for read in reads])
+            reading = (values[0], values[1])
+            idle = done and pending[0] not in pending_servers(request, reading[0], reading[1], names)[0]
+            if idle or (not done and waiter.expired()):
+                continue  # that one is idle (wait for the next, if any), or the time is up
+            # Refused at once (other servers track it), or idle for HAProxy but not yet
+            # for 'show stat': poll from now on.
+            server_side = False
+            continue
+        waiter.pause()
+        reading = None
+
+
+def on_timeout(step, request, pending, detail):
+    """Apply ``wait_timeout_action`` to the servers still pending (raises for ``fail``)."""
+    backend = request["backend"]
+    if request["state"] == "ready":
+        what = "to come UP"
+    else:
+        what = "to have no sessions left (%s)" % ", ".join("%s: %d" % (name, detail.get(name, 0)) for name in pending)
+    message = "timed out after %ss waiting for %s %s" % (
+        "%g" % request["wait_timeout"], ", ".join("%s/%s" % (backend, name) for name in pending), what)
+    action = request["wait_timeout_action"]
+    if action == "fail" or request["state"] == "ready":
+        raise WaitTimeout(message + ("; the changes were made: %s" % "; ".join(step.sent) if step.sent
+                                     else "; nothing was changed"),
+                          changed=step.changed, commands=step.sent, partial={"timed_out": pending})
+    refs = ["%s/%s" % (escape_arg(backend), escape_arg(name)) for name in pending]
+    if action == "maint":
+        actions = ["set server %s state maint" % ref for ref in refs if request["state"] != "maint"]
+    else:
+        actions = ["shutdown sessions server %s" % ref for ref in refs]
+    step.write(actions)
+    return action
+
+
+# ---------------------------------------------------------------------------
+# The definition the runner runs
+
+
+class Server(Definition):
+    def request(self, params):
+        return validate_request(params)
+
+    def reads(self, request):
+        reads = [servers_read(request["backend"])]
+        if waits_for_sessions(request):
+            reads.append(stat_read(request["backend"]))
+        if request["wait"] and request["state"] == "maint":
+            reads.append(Read("version", "show version", parsers.parse_version))  # for wait srv-removable
+        return reads
+
+    def plan(self, request, state):
+        planned = plan_servers(request, state["servers"])
+        commands = [command for dummy, server_commands, dummy2 in planned for command in server_commands]
+        names = [row["name"] for row, dummy, dummy2 in planned]
+        difference = Difference()
+        for planned_server in planned:
+            difference.add(planned_server[0]["name"], diff_view(planned_server[0]), diff_view(planned_server[2]))
+        first = (state["servers"], state.get("stat"))
+        # Nothing to change: when there is nothing to wait for either, the run
+        # uses the one read connection only.
+        follow_up = request["wait"] and bool(commands or pending_servers(request, first[0], first[1], names)[0])
+        return Plan(commands, difference, level="admin", follow_up=follow_up,
+                    result={"commands": commands, "servers": [view(after) for dummy, dummy2, after in planned]},
+                    data={"names": names, "first": None if commands else first, "timed_out": [], "action": None})
+
+    def follow_up(self, step, request, plan):
+        if not request["wait"]:
+            return
+        pending, detail = wait_for(step, request, plan.data["names"], plan.data["first"])
+        if pending:
+            plan.data["timed_out"] = pending
+            plan.data["action"] = on_timeout(step, request, pending, detail)
+
+    def reread(self, request, plan):
+        return [servers_read(request["backend"])]
+
+    def observe(self, request, state, plan, step):
+        current = find_servers(state["servers"], request["backend"], plan.data["names"])
+        if request["state"] is not None:
+            timed_out_to_maint = plan.data["timed_out"] and request["wait_timeout_action"] == "maint"
+            wrong = [row["name"] for row in current if row["state"] != request["state"] and not timed_out_to_maint]
+            if wrong:
+                raise StateError("HAProxy accepted the commands but %s still %s not in state %s"
+                                 % (", ".join(wrong), "is" if len(wrong) == 1 else "are", request["state"]))
+        result = {"commands": list(step.sent), "servers": [view(row) for row in current]}
+        if plan.data["timed_out"]:
+            result["timed_out"] = plan.data["timed_out"]
+            result["wait_timeout_action_taken"] = plan.data["action"]
+        return result, dict((row["name"], diff_view(row)) for row in current)
+
+    def describe(self, commands):
+        servers = []
+        for command in commands:
+            server = command_server(command)
+            if server not in servers:
+                servers.append(server)
+        return "%s (%s)" % (", ".join(servers), "; ".join(commands))
+
+
+DEFINITION = Server()
+
+
+def main(client_factory=None):
+    run_module(AnsibleModule, DEFINITION, ARGUMENT_SPEC, MODULE_KWARGS, client_factory=client_factory)
 
 
 if __name__ == "__main__":

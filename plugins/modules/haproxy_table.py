@@ -258,44 +258,301 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.lbops.haproxy.plugins.module_utils._common import run_on_targets, runtime_argument_spec  # noqa: E402
-from ansible_collections.lbops.haproxy.plugins.module_utils._errors import InvalidInput  # noqa: E402
-from ansible_collections.lbops.haproxy.plugins.module_utils._table import TableRequest, run  # noqa: E402
+from ansible_collections.lbops.haproxy.plugins.module_utils import _parsers as parsers  # noqa: E402
+from ansible_collections.lbops.haproxy.plugins.module_utils import _validate as validate  # noqa: E402
+from ansible_collections.lbops.haproxy.plugins.module_utils._diff import Difference  # noqa: E402
+from ansible_collections.lbops.haproxy.plugins.module_utils._errors import HAProxyError, NotFound  # noqa: E402
+from ansible_collections.lbops.haproxy.plugins.module_utils._runner import Definition, Plan, Read, run_module  # noqa: E402
+from ansible_collections.lbops.haproxy.plugins.module_utils._table import (  # noqa: E402
+    Dump,
+    TableRequest,
+    dump_snapshot,
+    matches,
+    predict_set,
+    snapshot,
+)
+
+ARGUMENT_SPEC = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", default="absent", choices=["absent", "present"]),
+    keys=dict(type="list", elements="str", no_log=False),
+    data=dict(type="dict"),
+    filter=dict(type="list", elements="dict", options=dict(
+        data=dict(type="str", required=True),
+        operator=dict(type="str", required=True, choices=["eq", "ne", "le", "ge", "lt", "gt"]),
+        value=dict(type="int", required=True),
+    )),
+    wait_timeout=dict(type="float", default=0),
+    fail_on_in_use=dict(type="bool", default=True),
+    max_entries=dict(type="int", default=100),
+)
+MODULE_KWARGS = dict(mutually_exclusive=[("keys", "filter")], required_if=[("state", "present", ("keys",))])
+
+# Leftover keys cleared per round after a full or filtered clear.
+KEY_BATCH = 10000
+# Rounds of clearing leftovers that are not in use (the skipped neighbours),
+# whatever wait_timeout says: one is enough unless traffic refills the table.
+LEFTOVER_ROUNDS = 3
+RETRY_INTERVAL = 0.5
 
 
-def main():
-    argument_spec = runtime_argument_spec()
-    argument_spec.update(
-        name=dict(type="str", required=True),
-        state=dict(type="str", default="absent", choices=["absent", "present"]),
-        keys=dict(type="list", elements="str", no_log=False),
-        data=dict(type="dict"),
-        filter=dict(type="list", elements="dict", options=dict(
-            data=dict(type="str", required=True),
-            operator=dict(type="str", required=True, choices=["eq", "ne", "le", "ge", "lt", "gt"]),
-            value=dict(type="int", required=True),
-        )),
-        wait_timeout=dict(type="float", default=0),
-        fail_on_in_use=dict(type="bool", default=True),
-        max_entries=dict(type="int", default=100),
-    )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        supports_check_mode=True,
-        mutually_exclusive=[("keys", "filter")],
-        required_if=[("state", "present", ("keys",))],
-    )
-    try:
-        request = TableRequest(module.params)
-    except InvalidInput as exc:
-        module.fail_json(msg=str(exc))
+def table_missing(request, tables):
+    names = sorted(table["name"] for table in tables)
+    hint = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "") if names else "none"
+    return NotFound("no stick table named '%s' (tables: %s; tables of a peers section are named <peers>/<table>)"
+                    % (request.name, hint), None, "show table %s" % request.name, None)
 
-    def finish(output):
-        for result in output["results"]:
-            for warning in result.get("warnings") or []:
-                module.warn("%s: %s" % (result["socket"], warning))
 
-    run_on_targets(module, lambda client: run(client, request, module.check_mode), finish=finish)
+def _missing(request):
+    return ("no stick table named '%s' (tables of a peers section are named <peers>/<table>)" % request.name)
+
+
+def in_use_error(request, keys, count, result):
+    shown = ", ".join(keys[:10]) + (", ..." if count > 10 else "")
+    return HAProxyError("%d entr%s of table '%s' still in use by live sessions, not removed: %s"
+                        % (count, "y" if count == 1 else "ies", request.name, shown),
+                        changed=result["changed"], partial=result)
+
+
+class Notes(object):
+    """The write commands of a run as reported: the first ``limit`` and the count."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.commands = []
+        self.count = 0
+
+    def note(self, commands):
+        self.count += len(commands)
+        room = self.limit - len(self.commands)
+        if room > 0:
+            self.commands.extend(commands[:room])
+
+
+def result_fields(table, notes, before, after, changed, **extra):
+    result = {"changed": bool(changed), "table": table, "before": before, "after": after,
+              "commands": list(notes.commands), "commands_count": notes.count}
+    result.update(extra)
+    return result
+
+
+class Table(Definition):
+    """Stick-table entries: set keys, clear keys, or clear the table (or a filtered part of it)."""
+
+    def request(self, params):
+        return TableRequest(params)
+
+    def minimum_level(self, request):
+        # On a user-level socket HAProxy hides the entries and answers every
+        # clear with an empty line while removing nothing: refuse outright.
+        return "operator", "set table" if request.state == "present" else "clear table"
+
+    # -- reads -----------------------------------------------------------
+
+    def reads(self, request):
+        reads = [Read("tables", "show table", parsers.parse_table_list)]
+        if request.keys is None:
+            reads.append(Read("dump", request.show_command(), Dump(request.max_entries).consume,
+                              missing=_missing(request)))
+        return reads
+
+    @staticmethod
+    def _key_reads(request, keys):
+        return [Read("key %s" % key, request.key_command("show", key), parsers.parse_table_entries, missing=_missing(request))
+                for key in keys]
+
+    # -- plan ------------------------------------------------------------
+
+    def plan(self, request, state):
+        table = None
+        for item in state["tables"]:
+            if item["name"] == request.name:
+                table = item
+        if table is None:
+            raise table_missing(request, state["tables"])
+        if request.keys is not None:
+            return self._plan_keys(request, state, table)
+        return self._plan_clear(request, state, table)
+
+    def _canonical(self, request, table):
+        keys = []
+        for key in request.keys:
+            canonical = validate.normalize_key(key, table["type"])
+            if canonical not in keys:
+                keys.append(canonical)
+        return keys
+
+    def _plan_keys(self, request, state, table):
+        # The keys are checked against the table's type (known from the first read)
+        # before any of them is sent, even in a read.
+        keys = self._canonical(request, table)
+        missing = [key for key in keys if "key %s" % key not in state]
+        if missing:
+            return Plan(more_reads=self._key_reads(request, missing))
+        found = dict((key, (state["key %s" % key] or [None])[0]) for key in keys)
+        before = self._keys_snapshot(request, keys, found)
+        data = {"table": table, "keys": keys, "found": found, "notes": Notes(request.max_entries)}
+        if request.state == "present":
+            todo = [key for key in keys if not matches(found[key], request.data)]
+            commands = [request.set_command(key) for key in todo]
+            predicted = dict(found)
+            for key in todo:
+                predicted[key] = predict_set(found[key], request.data, key)
+            after = self._keys_snapshot(request, keys, predicted) if todo else before
+            prediction = Notes(request.max_entries)
+            prediction.note(commands)
+            data["todo"] = todo
+            result = result_fields(table, prediction, before, after, bool(todo), updated=todo[:request.max_entries],
+                                   updated_count=len(todo), removed=0, in_use=[])
+            return Plan(commands, Difference.whole(before, after), result, level="operator", data=data)
+        existing = [key for key in keys if found[key] is not None]
+        busy = [key for key in existing if found[key]["use"]]
+        free = [key for key in existing if not found[key]["use"]]
+        data["existing"] = existing
+        predicted = dict((key, found[key] if key in busy else None) for key in keys)
+        after = self._keys_snapshot(request, keys, predicted)
+        prediction = Notes(request.max_entries)
+        prediction.note([request.key_command("clear", key) for key in free])
+        result = result_fields(table, prediction, before, after, bool(free), removed=len(free),
+                               in_use=busy[:request.max_entries], in_use_count=len(busy))
+        if not existing or (not free and request.wait_timeout <= 0):
+            return Plan((), Difference.whole(before, after), result, level="operator", data=data)
+        # Every existing key is cleared; those in use are retried until wait_timeout.
+        return Plan([request.key_command("clear", key) for key in existing], Difference.whole(before, after), result,
+                    level="operator", data=data, tolerate_busy=True)
+
+    def _keys_snapshot(self, request, keys, found):
+        entries = [found[key] for key in keys if found[key] is not None]
+        return snapshot(len(entries), sum(1 for entry in entries if entry["use"]), entries, request.max_entries)
+
+    def _plan_clear(self, request, state, table):
+        dump = state["dump"]
+        limit = request.max_entries
+        before = dump_snapshot(dump, limit)
+        removable = dump.count - dump.in_use
+        after = snapshot(dump.in_use, dump.in_use, dump.in_use_entries, limit)
+        prediction = Notes(limit)
+        if removable:
+            prediction.note([request.clear_command()])
+        result = result_fields(table, prediction, before, after, removable > 0, removed=removable,
+                               in_use=dump.in_use_keys[:limit], in_use_count=dump.in_use)
+        data = {"table": table, "dump": dump, "removable": removable, "notes": Notes(limit)}
+        if dump.count == 0 or (removable == 0 and request.wait_timeout <= 0):
+            return Plan((), Difference.whole(before, after), result, level="operator", data=data)
+        return Plan([request.clear_command()], Difference.whole(before, after), result, level="operator", data=data)
+
+    # -- after the write -------------------------------------------------
+
+    def follow_up(self, step, request, plan):
+        plan.data["notes"].note(plan.commands)
+        if request.keys is not None:
+            if request.state == "absent":
+                self._retry_keys(step, request, plan)
+            return
+        self._clear_leftovers(step, request, plan)
+
+    def _write(self, step, plan, commands):
+        """Send commands through the runner's step (entries in use are not errors); return those refused as in use."""
+        plan.data["notes"].note(commands)
+        return [outcome.command for outcome in step.write(commands, tolerate_busy=True) if outcome.busy]
+
+    def _retry_keys(self, step, request, plan):
+        # The runner sent a clear for every existing key; retry those a session holds.
+        waiter = step.waiter(request.wait_timeout, RETRY_INTERVAL)
+        busy = set(outcome.command for outcome in step.last_outcomes if outcome.busy)
+        pending = [key for key in plan.data["existing"] if request.key_command("clear", key) in busy]
+        while pending and waiter.pause():
+            commands = [request.key_command("clear", key) for key in pending]
+            refused = set(self._write(step, plan, commands))
+            pending = [key for key, command in zip(pending, commands) if command in refused]
+
+    def _clear_leftovers(self, step, request, plan):
+        # HAProxy skips the entries in use and (2.6) the entry just before each of
+        # them: re-read, clear what is not in use by key, retry what is.
+        by_key = plan.data["table"]["type"] != "binary"  # 2.6 cannot clear binary keys one by one
+        waiter = step.waiter(request.wait_timeout, RETRY_INTERVAL)
+        rounds = 0
+        while True:
+            current = self._dump(step, request, KEY_BATCH if by_key else 0)
+            if current.count == 0:
+                break
+            rounds += 1
+            retry_leftovers = rounds <= LEFTOVER_ROUNDS or not waiter.expired()
+            if current.free_keys and retry_leftovers:
+                self._write(step, plan, [request.key_command("clear", key) for key in current.free_keys])
+                continue
+            if current.in_use and not waiter.expired():
+                waiter.pause()
+                self._write(step, plan, [request.clear_command()])
+                continue
+            if not by_key and current.count > current.in_use and retry_leftovers:
+                self._write(step, plan, [request.clear_command()])
+                continue
+            break
+        plan.data["current"] = current
+
+    @staticmethod
+    def _dump(step, request, key_cap):
+        return step.read([Read("dump", request.show_command(), Dump(request.max_entries, key_cap).consume,
+                               missing=_missing(request))])["dump"]
+
+    # -- the re-read and the result --------------------------------------
+
+    def reread(self, request, plan):
+        if request.keys is not None:
+            return self._key_reads(request, plan.data["keys"])
+        return []  # the last dump of the leftovers loop is the re-read
+
+    def observe(self, request, state, plan, step):
+        data, limit = plan.data, request.max_entries
+        before = plan.difference.before
+        if request.keys is not None:
+            keys = data["keys"]
+            found = dict((key, (state["key %s" % key] or [None])[0]) for key in keys)
+            after = self._keys_snapshot(request, keys, found)
+            if request.state == "present":
+                todo = data["todo"]
+                return result_fields(data["table"], data["notes"], before, after, True, updated=todo[:limit],
+                                     updated_count=len(todo), removed=0, in_use=[]), after
+            still = [key for key in keys if found[key] is not None and found[key]["use"]]
+            removed = sum(1 for key in data["existing"] if found[key] is None)
+            return result_fields(data["table"], data["notes"], before, after, removed > 0, removed=removed,
+                                 in_use=still[:limit], in_use_count=len(still)), after
+        dump, current = data["dump"], data["current"]
+        after = dump_snapshot(current, limit)
+        changed = data["removable"] > 0 or current.count < dump.count
+        result = result_fields(data["table"], data["notes"], before, after, changed,
+                               removed=max(0, dump.count - current.count), in_use=current.in_use_keys[:limit],
+                               in_use_count=current.in_use)
+        left = current.count - current.in_use
+        if left > 0:
+            result["warnings"] = ["%d entr%s not in use remained in table '%s' after clearing (new traffic?)"
+                                  % (left, "y" if left == 1 else "ies", request.name)]
+        return result, after
+
+    def changed(self, request, plan, step, result):
+        return result["changed"]
+
+    def conclude(self, request, result):
+        """Entries still in use: a failure (``fail_on_in_use``) or a warning."""
+        count = result.get("in_use_count") or 0
+        if not count:
+            return result
+        keys = result.get("in_use") or []
+        if request.fail_on_in_use:
+            raise in_use_error(request, keys, count, result)
+        warnings = list(result.get("warnings") or [])
+        warnings.append("%d entr%s of table '%s' still in use by live sessions, not removed"
+                        % (count, "y" if count == 1 else "ies", request.name))
+        result["warnings"] = warnings
+        return result
+
+
+DEFINITION = Table()
+
+
+def main(client_factory=None):
+    run_module(AnsibleModule, DEFINITION, ARGUMENT_SPEC, MODULE_KWARGS, client_factory=client_factory)
 
 
 if __name__ == "__main__":

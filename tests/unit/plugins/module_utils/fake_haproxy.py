@@ -1,15 +1,23 @@
 # Copyright: lbops.haproxy contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""A small in-memory HAProxy runtime API for the server/frontend unit tests.
+"""The one in-memory HAProxy runtime API of the unit tests.
 
-It answers the commands haproxy_server and haproxy_frontend send, with
-HAProxy 2.6.12's replies (taken from the reference notes), and plugs into the
-real RuntimeClient in place of the socket session, so the client's
-classification of replies is exercised too.
+It answers what the modules send (servers, frontends, stick tables, the
+process and its statistics) with HAProxy's replies, version by version where
+they differ (2.6: no ``shard=`` in table entries, its ``set server addr``
+texts, no ``wait`` command; 3.0 and later: the contrary), and plugs into the
+REAL :class:`RuntimeClient` in place of the socket session, so the client's
+interpretation of replies and the streaming parsers are exercised too. The
+modules get it through the runner's injection point: ``main(client_factory=...)``
+(:func:`factory`), or a :class:`FakeClient` handed to ``Runner.run()``.
+
+Stick tables behave like 2.6's, including its quirk: a full or filtered clear
+keeps the entries in use AND the entry just before each of them.
 """
 
 import json
+from collections import OrderedDict
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
@@ -22,6 +30,9 @@ HEADER = ("# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state
           "srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port "
           "srv_check_addr srv_agent_addr srv_agent_port")
 STAT_HEADER = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,status,weight"
+UNKNOWN = "Unknown command, but maybe one of the following ones is a better match:"
+OPS = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
+       "gt": lambda a, b: a > b, "le": lambda a, b: a <= b, "ge": lambda a, b: a >= b}
 
 
 class Srv(object):
@@ -30,20 +41,53 @@ class Srv(object):
         self.check, self.agent, self.addr, self.port, self.op, self.scur = check, agent, addr, port, op, scur
 
 
+class Table(object):
+    def __init__(self, name, ttype="ip", stored=("gpc0", "conn_cur")):
+        self.name, self.type, self.stored = name, ttype, list(stored)
+        self.entries = OrderedDict()  # key -> {"use": n, "data": {}}
+
+    def add(self, key, use=0, **data):
+        values = dict((name, 0) for name in self.stored)
+        values.update(data)
+        self.entries[key] = {"use": use, "data": values}
+
+    def header(self):
+        return "# table: %s, type: %s, size:1024, used:%d" % (self.name, self.type, len(self.entries))
+
+    def line(self, key, entry, shard=False):
+        data = " ".join("%s=%d" % item for item in entry["data"].items())
+        return "0x55d0c0ffee%02d: key=%s use=%d exp=599000%s %s" % (
+            len(key), key.replace(" ", "\\ "), entry["use"], " shard=0" if shard else "", data)
+
+
 class FakeHAProxy(object):
     def __init__(self, level="admin", version="2.6.12-1+deb12u3"):
         self.level = level
         self.version = version
-        self.on_wait = None      # hook(srv, ms) called by 'wait <ms> srv-removable' while srv is busy
-        self.tracked = set()     # "backend/server" that other servers track
         self.backends = {}       # name -> (algo, [Srv])
         self.frontends = {}      # name -> status ("OPEN", "PAUSED", "STOP", or None = config-disabled)
+        self.tables = OrderedDict()
+        self.tracked = set()     # "backend/server" that other servers track
+        self.replies = {}        # command -> fixed reply lines (or a Feedback), answered as is
         self.sessions = []       # commands of each connection
         self.writes = []         # every command that is not a read
-        self.on_read = None      # hook called on every 'show stat' (to simulate time passing)
+        self.on_read = None      # hook(haproxy) on every 'show stat' (to simulate time passing)
+        self.on_session = None   # hook(haproxy) at the start of every connection
+        self.on_wait = None      # hook(srv, ms) called by 'wait <ms> srv-removable' while srv is busy
+
+    @property
+    def major_minor(self):
+        major, minor = self.version.split(".")[:2]
+        return int(major), int("".join(c for c in minor if c.isdigit()) or 0)
+
+    # -- the model -------------------------------------------------------
 
     def add_backend(self, name, servers, algo="roundrobin"):
         self.backends[name] = (algo, servers)
+
+    def table(self, name, ttype="ip", stored=("gpc0", "conn_cur")):
+        self.tables[name] = Table(name, ttype, stored)
+        return self.tables[name]
 
     def server(self, ref):
         backend, dummy, name = ref.partition("/")
@@ -55,92 +99,38 @@ class FakeHAProxy(object):
         return None, "No such server."
 
     # -- the CLI ---------------------------------------------------------
+
     def run(self, commands):
+        if self.on_session:
+            self.on_session(self)
         self.sessions.append(list(commands))
         for command in commands:
             yield self.answer(command)
 
-    def answer(self, command):  # noqa: PLR0911, PLR0912
+    def answer(self, command):
+        if command in self.replies:
+            reply = self.replies[command]
+            return reply if isinstance(reply, Feedback) else iter(reply)
         words = command.split(" ")
         if command == "show cli level":
             return iter([self.level])
         if command == "show version":
-            return Feedback(6, self.version)
+            return iter([self.version])
         if words[0] == "wait":
             return self.wait(words)
+        if words[1:2] == ["table"]:
+            return self.table_command(command)
         if command.startswith("show servers state "):
-            backend = words[3]
-            if backend not in self.backends:
-                return Feedback(3, "Can't find backend.")
-            be_id = sorted(self.backends).index(backend) + 1
-            lines = ["1", HEADER]
-            for index, s in enumerate(self.backends[backend][1], 1):
-                lines.append("%d %s %d %s %s %d %d %d %d 5 6 3 4 %d %d 0 0 - %d - 0 0 - - 0" % (
-                    be_id, backend, index, s.name, s.addr, s.op, s.admin, s.uweight, s.iweight, s.check, s.agent, s.port))
-            return iter(lines)
+            return self.servers_state(words[3])
         if command.startswith("show stat "):
-            if self.on_read:
-                self.on_read(self)
-            name = words[2]
-            if name in self.frontends:
-                status = self.frontends[name]
-                return iter([STAT_HEADER] + ([] if status is None else ["%s,FRONTEND,0,0,0,0,0,0,%s," % (name, status)]))
-            if name in self.backends:
-                rows = [STAT_HEADER]
-                if words[3] in ("3", "2"):
-                    rows.append("%s,BACKEND,0,0,0,0,0,0,UP,1" % name)
-                else:
-                    rows += ["%s,%s,0,0,%d,0,0,0,UP,%d" % (name, s.name, s.scur, s.uweight) for s in self.backends[name][1]]
-                return iter(rows)
-            return Feedback(3, "No such proxy.")
+            return self.stat(words)
         self.writes.append(command)
         if self.level != "admin":
             return Feedback(3, "Permission denied")
-        if words[0] == "set" and words[1] == "server":
-            srv, err = self.server(words[2])
-            if err:
-                return Feedback(3, err)
-            if words[3] == "state":
-                if words[4] == "ready":
-                    srv.admin &= ~0x09
-                    srv.op = 2
-                elif words[4] == "drain":
-                    srv.admin = (srv.admin | 0x08) & ~0x01
-                    srv.op = 2
-                else:
-                    srv.admin = (srv.admin | 0x01) & ~0x08
-                    srv.op = 0
-                return iter([])
-            if words[3] == "weight":
-                algo = self.backends[words[2].split("/")[0]][0]
-                value = words[4]
-                if algo == "static-rr" and value not in ("0%", "100%"):
-                    return Feedback(3, "Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.")
-                srv.uweight = srv.iweight * int(value[:-1]) // 100 if value.endswith("%") else int(value)
-                return iter([])
-            if words[3] == "addr":
-                addr = words[4]
-                if not addr[0].isdigit() and ":" not in addr:
-                    return Feedback(4, "Invalid addr '%s' by 'stats socket command'" % addr)
-                old = srv.addr
-                srv.addr = addr
-                if len(words) > 6:
-                    srv.port = int(words[6])
-                return Feedback(4, "IP changed from '%s' to '%s' by 'stats socket command'" % (old, addr))
+        if words[:2] == ["set", "server"]:
+            return self.set_server(words)
         if words[0] in ("enable", "disable") and words[1] in ("health", "agent"):
-            srv, err = self.server(words[2])
-            if err:
-                return Feedback(3, err)
-            attr = "check" if words[1] == "health" else "agent"
-            bits = getattr(srv, attr)
-            if words[0] == "enable":
-                if not bits & 0x02:
-                    return Feedback(3, "Health check was not configured on this server, cannot enable.")
-                bits |= 0x04
-            else:
-                bits &= ~0x04
-            setattr(srv, attr, bits)
-            return iter([])
+            return self.toggle_check(words)
         if words[:3] == ["shutdown", "sessions", "server"]:
             srv, err = self.server(words[3])
             if err:
@@ -148,19 +138,90 @@ class FakeHAProxy(object):
             srv.scur = 0
             return iter([])
         if words[1] == "frontend":
-            name = words[2]
-            if name not in self.frontends:
-                return Feedback(3, "No such frontend.")
+            return self.frontend_command(words)
+        return Feedback(6, UNKNOWN)
+
+    # servers --------------------------------------------------------------
+
+    def servers_state(self, backend):
+        if backend not in self.backends:
+            return Feedback(3, "Can't find backend.")
+        be_id = sorted(self.backends).index(backend) + 1
+        lines = ["1", HEADER]
+        for index, s in enumerate(self.backends[backend][1], 1):
+            lines.append("%d %s %d %s %s %d %d %d %d 5 6 3 4 %d %d 0 0 - %d - 0 0 - - 0" % (
+                be_id, backend, index, s.name, s.addr, s.op, s.admin, s.uweight, s.iweight, s.check, s.agent, s.port))
+        return iter(lines)
+
+    def stat(self, words):
+        if self.on_read:
+            self.on_read(self)
+        name = words[2]
+        if name in self.frontends:
             status = self.frontends[name]
-            if status in (None, "STOP"):
-                return Feedback(3, "Frontend was previously shut down, cannot enable.")
-            self.frontends[name] = "OPEN" if words[0] == "enable" else "PAUSED"
+            return iter([STAT_HEADER] + ([] if status is None else ["%s,FRONTEND,0,0,0,0,0,0,%s," % (name, status)]))
+        if name in self.backends:
+            rows = [STAT_HEADER]
+            if words[3] in ("3", "2"):
+                rows.append("%s,BACKEND,0,0,0,0,0,0,UP,1" % name)
+            else:
+                rows += ["%s,%s,0,0,%d,0,0,0,UP,%d" % (name, s.name, s.scur, s.uweight) for s in self.backends[name][1]]
+            return iter(rows)
+        return Feedback(3, "No such proxy.")
+
+    def set_server(self, words):
+        srv, err = self.server(words[2])
+        if err:
+            return Feedback(3, err)
+        if words[3] == "state":
+            if words[4] == "ready":
+                srv.admin &= ~0x09
+                srv.op = 2
+            elif words[4] == "drain":
+                srv.admin = (srv.admin | 0x08) & ~0x01
+                srv.op = 2
+            else:
+                srv.admin = (srv.admin | 0x01) & ~0x08
+                srv.op = 0
             return iter([])
-        return Feedback(6, "Unknown command, but maybe one of the following ones is a better match:")
+        if words[3] == "weight":
+            algo = self.backends[words[2].split("/")[0]][0]
+            value = words[4]
+            if algo == "static-rr" and value not in ("0%", "100%"):
+                return Feedback(3, "Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.")
+            srv.uweight = srv.iweight * int(value[:-1]) // 100 if value.endswith("%") else int(value)
+            return iter([])
+        if words[3] == "addr":
+            addr = words[4]
+            new = self.major_minor >= (3, 0)
+            if not addr[0].isdigit() and ":" not in addr:
+                return Feedback(4, "Invalid addr '%s'" % addr if new else "Invalid addr '%s' by 'stats socket command'" % addr)
+            old = srv.addr
+            port = int(words[6]) if len(words) > 6 else srv.port
+            if (old, port) == (addr, srv.port):
+                return Feedback(4, "nothing changed" if new else "no need to change the addr by 'stats socket command'")
+            srv.addr, srv.port = addr, port
+            return Feedback(4, "IP changed from '%s' to '%s' by 'stats socket command'" % (old, addr))
+        return Feedback(3, "'set server <srv>' only supports 'agent', 'health', 'state', 'weight', 'addr', 'check-port'")
+
+    def toggle_check(self, words):
+        srv, err = self.server(words[2])
+        if err:
+            return Feedback(3, err)
+        attr = "check" if words[1] == "health" else "agent"
+        bits = getattr(srv, attr)
+        if words[0] == "enable":
+            if not bits & 0x02:
+                return Feedback(3, "Health check was not configured on this server, cannot enable.")
+            bits |= 0x04
+        else:
+            bits &= ~0x04
+        setattr(srv, attr, bits)
+        return iter([])
 
     def wait(self, words):
         """'wait <ms> srv-removable <b>/<s>' as 3.0 answers it (2.6 does not know it)."""
-        if not self.version.startswith("3."):
+        if self.major_minor < (3, 0):
             return Feedback(6, "Unknown command: 'wait', but maybe one of the following ones is a better match:")
         srv, err = self.server(words[3])
         if err or not srv.admin & 0x01 or words[3] in self.tracked:
@@ -168,6 +229,94 @@ class FakeHAProxy(object):
         if srv.scur and self.on_wait:
             self.on_wait(srv, int(words[1]))
         return Feedback(6, "Done.") if srv.scur == 0 else Feedback(3, "Failed.")
+
+    # frontends ------------------------------------------------------------
+
+    def frontend_command(self, words):
+        name = words[2]
+        if name not in self.frontends:
+            return Feedback(3, "No such frontend.")
+        status = self.frontends[name]
+        if status in (None, "STOP"):
+            return Feedback(3, "Frontend was previously shut down, cannot enable.")
+        wanted = "OPEN" if words[0] == "enable" else "PAUSED"
+        if status == wanted:
+            return Feedback(5, "All sockets are already %s." % ("enabled" if words[0] == "enable" else "disabled"))
+        self.frontends[name] = wanted
+        return iter([])
+
+    # stick tables -----------------------------------------------------------
+
+    @staticmethod
+    def _filters(words):
+        filters = []
+        while words:
+            filters.append((words[0][5:], words[1], int(words[2])))
+            words = words[3:]
+        return filters
+
+    @staticmethod
+    def _match(entry, filters):
+        return all(OPS[op](entry["data"].get(name, 0), value) for name, op, value in filters)
+
+    def table_command(self, command):  # noqa: PLR0911, PLR0912
+        words = command.replace("\\ ", "\x00").split(" ")
+        words = [word.replace("\x00", " ") for word in words]
+        shard = self.major_minor >= (2, 7)
+        if command == "show table":
+            return iter([t.header() for t in self.tables.values()])
+        verb = words[0]
+        if verb in ("set", "clear"):
+            self.writes.append(command)
+        table = self.tables.get(words[2])
+        if table is None:
+            return Feedback(3, "No such table")
+        rest = words[3:]
+        if verb == "show":
+            if rest[:1] == ["key"]:
+                entry = table.entries.get(rest[1])
+                return iter([] if entry is None else [table.header(), table.line(rest[1], entry, shard)])
+            if self.level == "user":
+                return iter([table.header(), "# contents not dumped due to insufficient privileges"])
+            filters = self._filters(rest)
+            lines = [table.line(k, e, shard) for k, e in table.entries.items() if self._match(e, filters)]
+            return iter([table.header()] + lines)
+        if self.level == "user":
+            return Feedback(3, "Permission denied") if verb == "set" or rest[:1] == ["key"] else iter([])
+        if verb == "set":
+            key = rest[1]
+            if table.type == "ip" and key.count(".") != 3:
+                key = "0.0.0.0"  # the 2.6 bug the module must never trigger
+            if key not in table.entries:
+                table.add(key)
+            pairs = rest[2:]
+            for index in range(0, len(pairs), 2):
+                name = pairs[index][5:]
+                if name not in table.stored:
+                    return Feedback(3, "Data type not stored in this table")
+                table.entries[key]["data"][name] = int(pairs[index + 1])
+            return iter([])
+        if rest[:1] == ["key"]:
+            entry = table.entries.get(rest[1])
+            if entry is not None:
+                if entry["use"]:
+                    return Feedback(3, "Entry currently in use, cannot remove")
+                del table.entries[rest[1]]
+            return iter([])
+        # Full or filtered clear, with the skipped-neighbour quirk.
+        filters = self._filters(rest)
+        keys = list(table.entries)
+        doomed = []
+        for index, key in enumerate(keys):
+            entry = table.entries[key]
+            nxt = table.entries[keys[index + 1]] if index + 1 < len(keys) else None
+            if entry["use"] or (nxt is not None and nxt["use"]):
+                continue
+            if self._match(entry, filters):
+                doomed.append(key)
+        for key in doomed:
+            del table.entries[key]
+        return iter([])
 
 
 class _FakeSession(object):
@@ -181,8 +330,8 @@ class _FakeSession(object):
 class FakeClient(RuntimeClient):
     """The real client, with the socket session replaced by :class:`FakeHAProxy`."""
 
-    def __init__(self, haproxy, spec="/run/haproxy/admin.sock"):
-        super(FakeClient, self).__init__(spec, 1.0)
+    def __init__(self, haproxy, spec="/run/haproxy/admin.sock", timeout=1.0):
+        super(FakeClient, self).__init__(spec, timeout)
         self.haproxy = haproxy
 
     def _session(self, extra_time=0.0):
@@ -190,8 +339,13 @@ class FakeClient(RuntimeClient):
         return _FakeSession(self.haproxy)
 
 
+def factory(fakes):
+    """A ``client_factory`` for a module's ``main()``: one fake per socket spec."""
+    return lambda spec, timeout: FakeClient(fakes[spec], spec, timeout)
+
+
 def lab(level="admin", version="2.6.12-1+deb12u3"):
-    """The integration harness's backends, in memory."""
+    """The integration harness's backends and frontends, in memory."""
     haproxy = FakeHAProxy(level, version)
     haproxy.add_backend("be_app", [
         Srv("s1", 10), Srv("s2", 20), Srv("s3", 30, check=0), Srv("s4", 40, check=0, agent=22)])
@@ -203,10 +357,25 @@ def lab(level="admin", version="2.6.12-1+deb12u3"):
     return haproxy
 
 
-def run_module(capsys, main, args, check_mode=False, diff=False):
-    """Run a module's ``main()`` with ``args``; return the JSON it exits with."""
+def table_lab(level="admin", version="2.6.12-1+deb12u3"):
+    """Stick tables of every type, fe_main holding six clients."""
+    haproxy = FakeHAProxy(level, version)
+    table = haproxy.table("fe_main")
+    for index in range(1, 7):
+        table.add("10.9.0.%d" % index, gpc0=index)
+    haproxy.table("st_string", "string", ("gpc0", "server_id"))
+    haproxy.table("st_bin", "binary", ("gpc0",))
+    haproxy.table("mypeers/sessions", "integer", ("server_id",))
+    return haproxy
+
+
+def run_module(capsys, main, args, check_mode=False, diff=False, fakes=None):
+    """Run a module's ``main()`` with ``args`` (against ``fakes`` by socket); return its JSON."""
     args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
     with patch_module_args(args):
         with pytest.raises(SystemExit):
-            main()
+            if fakes is None:
+                main()
+            else:
+                main(client_factory=factory(fakes))
     return json.loads(capsys.readouterr().out)

@@ -3,25 +3,34 @@
 
 """Decisions of haproxy_frontend."""
 
-import os
-import sys
-
 import pytest
 
-from ansible_collections.lbops.haproxy.plugins.module_utils import _frontend as frontend
 from ansible_collections.lbops.haproxy.plugins.module_utils._errors import (
     InvalidInput,
     LevelTooLow,
     NotFound,
     ProtocolError,
+    StateError,
 )
+from ansible_collections.lbops.haproxy.plugins.module_utils._runner import Runner, build_request
+from ansible_collections.lbops.haproxy.plugins.modules import haproxy_frontend as frontend
+from ansible_collections.lbops.haproxy.tests.unit.plugins.module_utils.fake_haproxy import FakeClient, lab
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fake_haproxy import FakeClient, lab  # noqa: E402
+STATUS_OF = {"enabled": "OPEN", "disabled": "PAUSED"}
 
 
 def request(name="fe_aux", state="disabled"):
-    return frontend.validate_request({"name": name, "state": state})
+    return build_request(frontend.DEFINITION, frontend.ARGUMENT_SPEC, {"name": name, "state": state})
+
+
+def plan(request, state):
+    """The commands planned for a frontend in ``state`` (its 'show stat' rows made up)."""
+    rows = [{"svname": "FRONTEND", "status": STATUS_OF[state]}] if state in STATUS_OF else []
+    return frontend.DEFINITION.plan(request, {"stat": rows, "level": "admin"}).commands
+
+
+def converge(client, request, check_mode=False):
+    return Runner(frontend.DEFINITION, request, check_mode).run(client)
 
 
 @pytest.mark.parametrize("name", ["fe;x", "fe x", "fe\\x", "", "fe\n"])
@@ -59,47 +68,47 @@ def test_decode_unlisted_and_backend_and_garbage():
     ("stopped", "disabled", []),
 ])
 def test_plan(state, wanted, commands):
-    assert frontend.plan(request(state=wanted), state) == commands
+    assert plan(request(state=wanted), state) == commands
 
 
 def test_stopped_cannot_be_enabled():
-    with pytest.raises(frontend.FrontendStateError) as err:
-        frontend.plan(request(state="enabled"), "stopped")
+    with pytest.raises(StateError) as err:
+        plan(request(state="enabled"), "stopped")
     assert "cannot enable it again" in str(err.value)
 
 
 @pytest.mark.parametrize("name", ["fe_stop", "fe_off"])
 def test_stopped_enable_fails_and_sends_nothing(name):
     haproxy = lab()
-    with pytest.raises(frontend.FrontendStateError):
-        frontend.converge(FakeClient(haproxy), request(name=name, state="enabled"))
+    with pytest.raises(StateError):
+        converge(FakeClient(haproxy), request(name=name, state="enabled"))
     assert haproxy.writes == []
 
 
 def test_change_repeat_and_check_mode():
     haproxy = lab()
-    predicted = frontend.converge(FakeClient(haproxy), request(), check_mode=True)
+    predicted = converge(FakeClient(haproxy), request(), check_mode=True)
     assert haproxy.writes == []
     assert haproxy.frontends["fe_aux"] == "OPEN"
     client = FakeClient(haproxy)
-    result = frontend.converge(client, request())
+    result = converge(client, request())
     assert client.connections == 3
     assert haproxy.writes == ["disable frontend fe_aux"]
     assert predicted["changed"] is result["changed"] is True
     assert predicted["diff"] == result["diff"] == {"before": {"fe_aux": {"state": "enabled", "status": "OPEN"}},
                                                    "after": {"fe_aux": {"state": "disabled", "status": "PAUSED"}}}
     client = FakeClient(haproxy)
-    again = frontend.converge(client, request())
+    again = converge(client, request())
     assert again["changed"] is False
     assert client.connections == 1
     assert haproxy.writes == ["disable frontend fe_aux"]
-    back = frontend.converge(FakeClient(haproxy), request(state="enabled"))
+    back = converge(FakeClient(haproxy), request(state="enabled"))
     assert back["frontend"] == {"name": "fe_aux", "state": "enabled", "status": "OPEN"}
 
 
 def test_unknown_frontend():
     with pytest.raises(NotFound) as err:
-        frontend.converge(FakeClient(lab()), request(name="fe_nope"))
+        converge(FakeClient(lab()), request(name="fe_nope"))
     assert "unknown frontend fe_nope" in str(err.value)
     assert "No such proxy" in str(err.value)
 
@@ -108,6 +117,6 @@ def test_unknown_frontend():
 def test_level_too_low(level):
     haproxy = lab(level)
     with pytest.raises(LevelTooLow) as err:
-        frontend.converge(FakeClient(haproxy), request())
+        converge(FakeClient(haproxy), request())
     assert "needs level admin" in str(err.value)
     assert haproxy.writes == []

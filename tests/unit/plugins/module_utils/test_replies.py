@@ -18,10 +18,9 @@ import threading
 
 import pytest
 
-from ansible_collections.lbops.haproxy.plugins.module_utils import _frontend as frontend
 from ansible_collections.lbops.haproxy.plugins.module_utils import _parsers as parsers
 from ansible_collections.lbops.haproxy.plugins.module_utils import _table as table
-from ansible_collections.lbops.haproxy.plugins.module_utils._client import RuntimeClient
+from ansible_collections.lbops.haproxy.plugins.module_utils._client import IN_USE, RuntimeClient
 from ansible_collections.lbops.haproxy.plugins.module_utils._errors import (
     CommandError,
     LevelTooLow,
@@ -29,6 +28,7 @@ from ansible_collections.lbops.haproxy.plugins.module_utils._errors import (
     ProtocolError,
 )
 from ansible_collections.lbops.haproxy.plugins.module_utils._transport import Feedback, Session, Target
+from ansible_collections.lbops.haproxy.plugins.modules import haproxy_frontend as frontend
 
 REPLIES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "replies")
 VERSIONS = ("2.6", "3.0", "3.2")
@@ -167,11 +167,15 @@ def test_show_stat_columns_are_mapped_by_name(replay, version, columns):
     assert ("fe_off", "FRONTEND") not in by_name
 
 
+def stat_request(name):
+    read = frontend.DEFINITION.reads({"name": name, "state": "enabled"})[0]
+    return read.command, read.parser
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_frontend_rows(replay, version):
     client = replay(version, "show_stat_frontends")
-    fe_main, fe_off, be_app = client.read([frontend.stat_request("fe_main"), frontend.stat_request("fe_off"),
-                                           frontend.stat_request("be_app")])
+    fe_main, fe_off, be_app = client.read([stat_request("fe_main"), stat_request("fe_off"), stat_request("be_app")])
     assert frontend.decode("fe_main", fe_main) == ("enabled", "OPEN")
     assert frontend.decode("fe_off", fe_off) == ("stopped", "STOP")
     with pytest.raises(NotFound):
@@ -350,9 +354,9 @@ def test_frontend_state_changes(replay, version):
 ])
 def test_full_clear_leaves_entries_in_use_and_some_neighbours(replay, version, left):
     before, key_clear, clear, after = outcomes(replay, version, "table_in_use")
-    assert key_clear.text.startswith(table.IN_USE_MESSAGE) and isinstance(key_clear.error, CommandError)
+    assert key_clear.text.startswith(IN_USE) and isinstance(key_clear.error, CommandError)
     assert clear.ok and clear.text == ""
-    dump = table._Dump(100, key_cap=100).consume(after.text.splitlines())
+    dump = table.Dump(100, key_cap=100).consume(after.text.splitlines())
     assert dump.free_keys == left  # what the module then clears by key
     assert "10.9.0.3" in dump.in_use_keys
 

@@ -3,23 +3,32 @@
 
 """Decisions of haproxy_server: validation, state decoding, planning, writes, waiting."""
 
-import os
-import sys
+import time
 
 import pytest
 
-from ansible_collections.lbops.haproxy.plugins.module_utils import _server as server
-from ansible_collections.lbops.haproxy.plugins.module_utils._errors import CommandError, InvalidInput, LevelTooLow, NotFound
+from ansible_collections.lbops.haproxy.plugins.module_utils._errors import (
+    CommandError,
+    InvalidInput,
+    LevelTooLow,
+    NotFound,
+    StateError,
+    WaitTimeout,
+)
 from ansible_collections.lbops.haproxy.plugins.module_utils._parsers import parse_servers_state
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fake_haproxy import FakeClient, Srv, lab  # noqa: E402
+from ansible_collections.lbops.haproxy.plugins.module_utils._runner import Runner, build_request
+from ansible_collections.lbops.haproxy.plugins.modules import haproxy_server as server
+from ansible_collections.lbops.haproxy.tests.unit.plugins.module_utils.fake_haproxy import FakeClient, Srv, lab
 
 
 def request(**params):
     base = {"backend": "be_app", "name": ["s1"]}
     base.update(params)
-    return server.validate_request(base)
+    return build_request(server.DEFINITION, server.ARGUMENT_SPEC, base, server.MODULE_KWARGS)
+
+
+def converge(client, req, check_mode=False, sleep=time.sleep, clock=time.monotonic):
+    return Runner(server.DEFINITION, req, check_mode, clock=clock, sleep=sleep).run(client)
 
 
 class Clock(object):
@@ -57,12 +66,12 @@ class Clock(object):
     ({"address": "foo.example"}, "invalid address"),
     ({"port": 0}, "invalid port"),
     ({"port": 70000}, "invalid port"),
-    ({"state": "up"}, "invalid state"),
-    ({"health": "on"}, "invalid health"),
-    ({"wait": True}, "wait needs state"),
+    ({"state": "up"}, "value of state must be one of"),
+    ({"health": "on"}, "value of health must be one of"),
+    ({"wait": True}, "missing: state"),
     ({"state": "drain", "wait": True, "wait_timeout": 0}, "positive"),
     ({"state": "drain", "shutdown_sessions": True}, "shutdown_sessions applies only"),
-    ({"state": "drain", "wait": True, "wait_timeout_action": "retry"}, "invalid wait_timeout_action"),
+    ({"state": "drain", "wait": True, "wait_timeout_action": "retry"}, "value of wait_timeout_action must be one of"),
 ])
 def test_invalid_input_is_refused(params, fragment):
     with pytest.raises(InvalidInput) as err:
@@ -83,7 +92,7 @@ def test_aliases_and_normalisation():
 def test_invalid_input_sends_nothing_through_the_module_flow():
     haproxy = lab()
     with pytest.raises(InvalidInput):
-        server.converge(FakeClient(haproxy), request(weight=300))
+        converge(FakeClient(haproxy), request(weight=300))
     assert haproxy.sessions == []
 
 
@@ -138,7 +147,7 @@ def test_states_that_cannot_be_cleared(bits, wanted, cause):
     haproxy = lab()
     set_bits(haproxy, "be_track", "t1", bits)
     row = rows_of(haproxy, "be_track")[0]
-    with pytest.raises(server.ServerStateError) as err:
+    with pytest.raises(StateError) as err:
         server.plan_server(request(backend="be_track", name=["t1"], state=wanted), row)
     assert cause in str(err.value)
     assert "nothing was sent" in str(err.value)
@@ -149,8 +158,8 @@ def test_inherited_maint_fails_before_any_write_even_for_other_servers():
     haproxy.backends["be_track"][1].insert(0, Srv("t0", 1, check=0))
     set_bits(haproxy, "be_track", "t1", 0x02)
     set_bits(haproxy, "be_track", "t0", 0x01)
-    with pytest.raises(server.ServerStateError):
-        server.converge(FakeClient(haproxy), request(backend="be_track", name=["t0", "t1"], state="ready"))
+    with pytest.raises(StateError):
+        converge(FakeClient(haproxy), request(backend="be_track", name=["t0", "t1"], state="ready"))
     assert haproxy.writes == []
     assert len(haproxy.sessions) == 1
 
@@ -233,7 +242,7 @@ def test_shutdown_sessions_only_when_this_run_puts_the_server_in_maint():
 def test_noop_uses_one_read_connection_and_no_write():
     haproxy = lab()
     client = FakeClient(haproxy)
-    result = server.converge(client, request(name=["s1", "s2"], state="ready", weight="100%", health="enabled"))
+    result = converge(client, request(name=["s1", "s2"], state="ready", weight="100%", health="enabled"))
     assert result["changed"] is False
     assert result["commands"] == []
     assert client.connections == 1
@@ -244,22 +253,22 @@ def test_noop_uses_one_read_connection_and_no_write():
 def test_check_mode_predicts_exactly_and_sends_nothing():
     haproxy = lab()
     req = request(name=["s1", "s2"], state="drain", weight="50%")
-    predicted = server.converge(FakeClient(haproxy), req, check_mode=True)
+    predicted = converge(FakeClient(haproxy), req, check_mode=True)
     assert haproxy.writes == []
     assert len(haproxy.sessions) == 1
-    real = server.converge(FakeClient(haproxy), req)
+    real = converge(FakeClient(haproxy), req)
     assert predicted["changed"] is real["changed"] is True
     assert predicted["commands"] == real["commands"]
     assert predicted["diff"] == real["diff"]
     assert predicted["servers"] == real["servers"]
-    again = server.converge(FakeClient(haproxy), req)
+    again = converge(FakeClient(haproxy), req)
     assert again["changed"] is False
 
 
 def test_change_then_reread_and_diff():
     haproxy = lab()
     client = FakeClient(haproxy)
-    result = server.converge(client, request(state="maint", weight="5", address="10.0.0.5", port=81))
+    result = converge(client, request(state="maint", weight="5", address="10.0.0.5", port=81))
     assert result["changed"] is True
     assert client.connections == 3  # read, write, re-read
     assert result["diff"]["before"]["s1"] == {"state": "ready", "weight": 10, "health": "enabled", "agent": "disabled",
@@ -271,7 +280,7 @@ def test_change_then_reread_and_diff():
 def test_unknown_server_fails_before_any_write():
     haproxy = lab()
     with pytest.raises(NotFound) as err:
-        server.converge(FakeClient(haproxy), request(name=["s1", "nope", "zz"], state="maint"))
+        converge(FakeClient(haproxy), request(name=["s1", "nope", "zz"], state="maint"))
     assert "unknown servers nope, zz in backend be_app" in str(err.value)
     assert haproxy.writes == []
 
@@ -279,14 +288,14 @@ def test_unknown_server_fails_before_any_write():
 def test_unknown_backend():
     haproxy = lab()
     with pytest.raises(NotFound) as err:
-        server.converge(FakeClient(haproxy), request(backend="be_nope", state="maint"))
+        converge(FakeClient(haproxy), request(backend="be_nope", state="maint"))
     assert "unknown backend be_nope" in str(err.value)
     assert "Can't find backend" in str(err.value)
 
 
 def test_id_selector():
     haproxy = lab()
-    result = server.converge(FakeClient(haproxy), request(name=["#2"], weight="7"))
+    result = converge(FakeClient(haproxy), request(name=["#2"], weight="7"))
     assert result["commands"] == ["set server be_app/s2 weight 7"]
 
 
@@ -294,17 +303,17 @@ def test_id_selector():
 def test_level_too_low_sends_nothing(level):
     haproxy = lab(level)
     with pytest.raises(LevelTooLow) as err:
-        server.converge(FakeClient(haproxy), request(state="maint"))
+        converge(FakeClient(haproxy), request(state="maint"))
     assert "level is '%s'" % level in str(err.value)
     assert haproxy.writes == []
     # a no-op needs no admin level
-    assert server.converge(FakeClient(haproxy), request(state="ready"))["changed"] is False
+    assert converge(FakeClient(haproxy), request(state="ready"))["changed"] is False
 
 
 def test_haproxy_refusal_quotes_haproxy_and_names_what_changed():
     haproxy = lab()
     with pytest.raises(CommandError) as err:
-        server.converge(FakeClient(haproxy), request(backend="be_static", name=["a", "b"], state="drain", weight="50"))
+        converge(FakeClient(haproxy), request(backend="be_static", name=["a", "b"], state="drain", weight="50"))
     message = str(err.value)
     assert "Backend is using a static LB algorithm and only accepts weights '0%' and '100%'" in message
     assert "already changed on this target: be_static/a, be_static/b" in message
@@ -315,7 +324,7 @@ def test_haproxy_refusal_quotes_haproxy_and_names_what_changed():
 def test_haproxy_refusal_with_nothing_changed():
     haproxy = lab()
     with pytest.raises(CommandError) as err:
-        server.converge(FakeClient(haproxy), request(backend="be_static", name=["a"], weight="50"))
+        converge(FakeClient(haproxy), request(backend="be_static", name=["a"], weight="50"))
     assert "nothing was changed on this target" in str(err.value)
     assert err.value.changed is False
 
@@ -325,7 +334,7 @@ def test_invalid_addr_warning_is_a_failure():
     req = request()
     req["address"] = "foo.example"  # bypasses validation, as a host name HAProxy refuses
     with pytest.raises(CommandError) as err:
-        server.converge(FakeClient(haproxy), req)
+        converge(FakeClient(haproxy), req)
     assert "Invalid addr 'foo.example'" in str(err.value)
 
 
@@ -339,7 +348,7 @@ def test_drain_wait_until_no_sessions():
         if count == 3:
             haproxy.backends["be_app"][1][0].scur = 0
     clock = Clock(drop)
-    result = server.converge(FakeClient(haproxy), request(state="drain", wait=True, wait_timeout=30),
+    result = converge(FakeClient(haproxy), request(state="drain", wait=True, wait_timeout=30),
                              sleep=clock.sleep, clock=clock)
     assert result["changed"] is True
     assert clock.sleeps == 3
@@ -350,7 +359,7 @@ def test_drain_wait_noop_idle_server_is_one_connection():
     haproxy = lab()
     set_bits(haproxy, "be_app", "s1", 0x08)
     client = FakeClient(haproxy)
-    result = server.converge(client, request(state="drain", wait=True))
+    result = converge(client, request(state="drain", wait=True))
     assert result["changed"] is False
     assert client.connections == 1
 
@@ -359,8 +368,8 @@ def test_drain_wait_timeout_fails():
     haproxy = lab()
     haproxy.backends["be_app"][1][0].scur = 2
     clock = Clock()
-    with pytest.raises(server.WaitTimeout) as err:
-        server.converge(FakeClient(haproxy), request(state="drain", wait=True, wait_timeout=5), sleep=clock.sleep, clock=clock)
+    with pytest.raises(WaitTimeout) as err:
+        converge(FakeClient(haproxy), request(state="drain", wait=True, wait_timeout=5), sleep=clock.sleep, clock=clock)
     assert "timed out after 5s waiting for be_app/s1 to have no sessions left (s1: 2)" in str(err.value)
     assert err.value.changed is True
     assert 4 <= clock.sleeps <= 6
@@ -374,7 +383,7 @@ def test_drain_wait_timeout_actions(action, expected_command, expected_state):
     haproxy = lab()
     haproxy.backends["be_app"][1][0].scur = 2
     clock = Clock()
-    result = server.converge(FakeClient(haproxy), request(state="drain", wait=True, wait_timeout=2, wait_timeout_action=action),
+    result = converge(FakeClient(haproxy), request(state="drain", wait=True, wait_timeout=2, wait_timeout_action=action),
                              sleep=clock.sleep, clock=clock)
     assert result["timed_out"] == ["s1"]
     assert result["commands"] == ["set server be_app/s1 state drain", expected_command]
@@ -395,7 +404,7 @@ def test_ready_wait_until_up_only_for_checked_servers():
         return reply
     haproxy.answer = answer
     clock = Clock(lambda count: setattr(haproxy.backends["be_app"][1][0], "op", 2 if count >= 2 else 0))
-    result = server.converge(FakeClient(haproxy), request(name=["s1", "s3"], state="ready", wait=True, wait_timeout=10),
+    result = converge(FakeClient(haproxy), request(name=["s1", "s3"], state="ready", wait=True, wait_timeout=10),
                              sleep=clock.sleep, clock=clock)
     assert clock.sleeps == 2
     assert result["servers"][0]["operational_state"] == "up"
@@ -412,8 +421,8 @@ def test_ready_wait_timeout_always_fails():
         return reply
     haproxy.answer = answer
     clock = Clock()
-    with pytest.raises(server.WaitTimeout) as err:
-        server.converge(FakeClient(haproxy), request(state="ready", wait=True, wait_timeout=3, wait_timeout_action="maint"),
+    with pytest.raises(WaitTimeout) as err:
+        converge(FakeClient(haproxy), request(state="ready", wait=True, wait_timeout=3, wait_timeout_action="maint"),
                         sleep=clock.sleep, clock=clock)
     assert "be_app/s1 to come UP" in str(err.value)
 
@@ -432,7 +441,7 @@ def test_maint_wait_lets_haproxy_wait_on_3_0():
     haproxy.on_wait = on_wait
     clock = Clock()
     client = FakeClient(haproxy)
-    result = server.converge(client, request(name=["s2"], state="maint", wait=True, wait_timeout=30),
+    result = converge(client, request(name=["s2"], state="maint", wait=True, wait_timeout=30),
                              sleep=clock.sleep, clock=clock)
     assert result["changed"] is True and "timed_out" not in result
     assert clock.sleeps == 0 and waits == [30000]
@@ -451,8 +460,8 @@ def test_maint_wait_on_3_0_times_out_at_the_deadline():
         clock.now += ms / 1000.0
     haproxy.on_wait = on_wait
     clock = Clock()
-    with pytest.raises(server.WaitTimeout) as err:
-        server.converge(FakeClient(haproxy), request(name=["s2"], state="maint", wait=True, wait_timeout=4),
+    with pytest.raises(WaitTimeout) as err:
+        converge(FakeClient(haproxy), request(name=["s2"], state="maint", wait=True, wait_timeout=4),
                         sleep=clock.sleep, clock=clock)
     assert "timed out after 4s waiting for be_app/s2 to have no sessions left (s2: 1)" in str(err.value)
     assert clock.sleeps == 0
@@ -463,7 +472,7 @@ def test_maint_wait_falls_back_to_polling_when_haproxy_refuses_to_wait():
     haproxy = lab(version="3.0.11-1+deb13u4")
     haproxy.backends["be_app"][1][0].scur = 1
     clock = Clock(lambda count: setattr(haproxy.backends["be_app"][1][0], "scur", 0 if count >= 2 else 1))
-    result = server.converge(FakeClient(haproxy), request(state="maint", wait=True, wait_timeout=30),
+    result = converge(FakeClient(haproxy), request(state="maint", wait=True, wait_timeout=30),
                              sleep=clock.sleep, clock=clock)
     assert "timed_out" not in result and clock.sleeps == 2
     sent = [command for batch in haproxy.sessions for command in batch]
@@ -475,7 +484,7 @@ def test_no_server_side_wait_before_3_0_or_for_drain(version, state):
     haproxy = lab(version=version)
     haproxy.backends["be_app"][1][1].scur = 1
     clock = Clock(lambda count: setattr(haproxy.backends["be_app"][1][1], "scur", 0))
-    server.converge(FakeClient(haproxy), request(name=["s2"], state=state, wait=True, wait_timeout=30),
+    converge(FakeClient(haproxy), request(name=["s2"], state=state, wait=True, wait_timeout=30),
                     sleep=clock.sleep, clock=clock)
     sent = [command for batch in haproxy.sessions for command in batch]
     assert not [command for command in sent if command.startswith("wait ")]

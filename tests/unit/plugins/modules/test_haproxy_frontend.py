@@ -3,27 +3,23 @@
 
 """haproxy_frontend as a module."""
 
-import os
-import sys
-
 import pytest
 
-from ansible_collections.lbops.haproxy.plugins.module_utils import _common
 from ansible_collections.lbops.haproxy.plugins.modules import haproxy_frontend
+from ansible_collections.lbops.haproxy.tests.unit.plugins.module_utils.fake_haproxy import lab, run_module
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils"))
-from fake_haproxy import FakeClient, lab, run_module  # noqa: E402
+FAKES = {}
 
 
 @pytest.fixture
-def instances(monkeypatch):
-    fakes = {"/lb1.sock": lab(), "/lb2.sock": lab()}
-    monkeypatch.setattr(_common, "RuntimeClient", lambda spec, timeout: FakeClient(fakes[spec], spec))
-    return fakes
+def instances():
+    FAKES.clear()
+    FAKES.update({"/lb1.sock": lab(), "/lb2.sock": lab()})
+    return FAKES
 
 
 def run(capsys, args, check_mode=False, diff=False):
-    return run_module(capsys, haproxy_frontend.main, args, check_mode, diff)
+    return run_module(capsys, haproxy_frontend.main, args, check_mode, diff, fakes=FAKES)
 
 
 def test_pair_check_change_repeat(instances, capsys):

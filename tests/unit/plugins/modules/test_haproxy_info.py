@@ -3,21 +3,19 @@
 
 """haproxy_info: one read batch per target, joined and decoded, as results and facts."""
 
-import os
-import sys
 import time
 
 import pytest
 
-from ansible_collections.lbops.haproxy.plugins.module_utils import _common
-from ansible_collections.lbops.haproxy.plugins.module_utils._client import RuntimeClient
 from ansible_collections.lbops.haproxy.plugins.module_utils._errors import InvalidInput
-from ansible_collections.lbops.haproxy.plugins.module_utils._info import assemble, check_gather, gather_facts
 from ansible_collections.lbops.haproxy.plugins.module_utils._transport import Feedback
 from ansible_collections.lbops.haproxy.plugins.modules import haproxy_info
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils"))
-from fake_haproxy import run_module  # noqa: E402
+from ansible_collections.lbops.haproxy.plugins.modules.haproxy_info import assemble, check_gather, gather_facts
+from ansible_collections.lbops.haproxy.tests.unit.plugins.module_utils.fake_haproxy import (
+    FakeClient,
+    FakeHAProxy,
+    run_module,
+)
 
 STATE_HEADER = ("# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight "
                 "srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state "
@@ -48,36 +46,17 @@ REPLIES = {
 }
 
 
-class InfoSim(object):
-    def __init__(self, level="admin", broken=None):
-        self.level = level
-        self.broken = broken
-        self.sessions = []
-
-    def run(self, commands):
-        self.sessions.append(list(commands))
-        for command in commands:
-            if command == "show cli level":
-                yield iter([self.level])
-            elif command == self.broken:
-                yield Feedback(6, "Unknown command, but maybe one of the following ones is a better match:")
-            else:
-                yield iter(REPLIES[command])
+def info_fake(level="admin", broken=None):
+    """The one fake HAProxy, answering the read commands with fixed replies."""
+    haproxy = FakeHAProxy(level)
+    haproxy.replies.update(REPLIES)
+    if broken:
+        haproxy.replies[broken] = Feedback(6, "Unknown command, but maybe one of the following ones is a better match:")
+    return haproxy
 
 
-class SimClient(RuntimeClient):
-    def __init__(self, sim, spec):
-        super(SimClient, self).__init__(spec, 1.0)
-        self.sim = sim
-
-    def _session(self):
-        self.connections += 1
-        sim = self.sim
-
-        class _Session(object):
-            def run(self, commands):
-                return sim.run(commands)
-        return _Session()
+def info_client(sim, spec):
+    return FakeClient(sim, spec)
 
 
 def test_check_gather():
@@ -89,8 +68,8 @@ def test_check_gather():
 
 
 def test_everything_in_one_connection():
-    sim = InfoSim()
-    client = SimClient(sim, "/lb1.sock")
+    sim = info_fake()
+    client = info_client(sim, "/lb1.sock")
     result = gather_facts(client, check_gather(["all"]))
     assert client.connections == 1
     assert sim.sessions == [["show cli level", "show info", "show servers state", "show stat", "show table"]]
@@ -117,28 +96,28 @@ def test_everything_in_one_connection():
 
 
 def test_subset_sends_only_what_is_needed():
-    sim = InfoSim(level="user")
-    result = gather_facts(SimClient(sim, "/lb1.sock"), check_gather(["tables"]))
+    sim = info_fake(level="user")
+    result = gather_facts(info_client(sim, "/lb1.sock"), check_gather(["tables"]))
     assert sim.sessions == [["show cli level", "show table"]]
     assert result["level"] == "user"
     assert set(result) == {"changed", "level", "gathered", "tables"}
-    sim = InfoSim()
-    gather_facts(SimClient(sim, "/lb1.sock"), check_gather(["frontends"]))
+    sim = info_fake()
+    gather_facts(info_client(sim, "/lb1.sock"), check_gather(["frontends"]))
     assert sim.sessions == [["show cli level", "show stat"]]
 
 
-@pytest.fixture
-def instances(monkeypatch):
-    fakes = {"/lb1.sock": InfoSim(), "/lb2.sock": InfoSim(level="user"), "/bad.sock": InfoSim(broken="show table")}
+FAKES = {}
 
-    def client(spec, timeout):
-        return SimClient(fakes[spec], spec)
-    monkeypatch.setattr(_common, "RuntimeClient", client)
-    return fakes
+
+@pytest.fixture
+def instances():
+    FAKES.clear()
+    FAKES.update({"/lb1.sock": info_fake(), "/lb2.sock": info_fake(level="user"), "/bad.sock": info_fake(broken="show table")})
+    return FAKES
 
 
 def run_info(capsys, args, check_mode=False):
-    return run_module(capsys, haproxy_info.main, args, check_mode)
+    return run_module(capsys, haproxy_info.main, args, check_mode, fakes=FAKES)
 
 
 def test_module_results_and_facts(capsys, instances):

@@ -3,32 +3,25 @@
 
 """haproxy_server as a module: argspec, aliases, results per target, diff, failures."""
 
-import os
-import sys
-
 import pytest
 import yaml
 
-from ansible_collections.lbops.haproxy.plugins.module_utils import _common
 from ansible_collections.lbops.haproxy.plugins.modules import haproxy_server
+from ansible_collections.lbops.haproxy.tests.unit.plugins.module_utils.fake_haproxy import lab, run_module
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils"))
-from fake_haproxy import FakeClient, lab, run_module  # noqa: E402
+FAKES = {}
 
 
 @pytest.fixture
-def instances(monkeypatch):
+def instances():
     """Two fake HAProxy instances, reached as /lb1.sock and /lb2.sock."""
-    fakes = {"/lb1.sock": lab(), "/lb2.sock": lab()}
-
-    def client(spec, timeout):
-        return FakeClient(fakes[spec], spec)
-    monkeypatch.setattr(_common, "RuntimeClient", client)
-    return fakes
+    FAKES.clear()
+    FAKES.update({"/lb1.sock": lab(), "/lb2.sock": lab()})
+    return FAKES
 
 
 def run(capsys, args, check_mode=False, diff=False):
-    return run_module(capsys, haproxy_server.main, args, check_mode, diff)
+    return run_module(capsys, haproxy_server.main, args, check_mode, diff, fakes=FAKES)
 
 
 def test_alias_host_and_state_synonym(instances, capsys):
@@ -84,7 +77,7 @@ def test_wait_requires_state(instances, capsys):
 
 def test_argspec_matches_documented_options():
     documented = yaml.safe_load(haproxy_server.DOCUMENTATION)["options"]
-    spec = haproxy_server.argument_spec()
+    spec = haproxy_server.ARGUMENT_SPEC
     for name in documented:
         assert name in spec
         assert documented[name].get("choices") == spec[name].get("choices")

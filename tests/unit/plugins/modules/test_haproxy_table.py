@@ -8,156 +8,18 @@ so replies go through the client's classification and the streaming parsers.
 """
 
 import json
-import os
-import sys
-from collections import OrderedDict
 
 import pytest
 
-from ansible_collections.lbops.haproxy.plugins.module_utils import _common
 from ansible_collections.lbops.haproxy.plugins.module_utils import _table as table_logic
-from ansible_collections.lbops.haproxy.plugins.module_utils._client import RuntimeClient
 from ansible_collections.lbops.haproxy.plugins.module_utils._errors import HAProxyError, InvalidInput, LevelTooLow, NotFound
-from ansible_collections.lbops.haproxy.plugins.module_utils._table import TableRequest, TableRun
-from ansible_collections.lbops.haproxy.plugins.module_utils._transport import Feedback
+from ansible_collections.lbops.haproxy.plugins.module_utils._runner import Runner, build_request
 from ansible_collections.lbops.haproxy.plugins.modules import haproxy_table
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils"))
-from fake_haproxy import run_module  # noqa: E402
-
-OPS = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
-       "gt": lambda a, b: a > b, "le": lambda a, b: a <= b, "ge": lambda a, b: a >= b}
-
-
-class Table(object):
-    def __init__(self, name, ttype="ip", stored=("gpc0", "conn_cur")):
-        self.name, self.type, self.stored = name, ttype, list(stored)
-        self.entries = OrderedDict()  # key -> {"use": n, "data": {}}
-
-    def add(self, key, use=0, **data):
-        values = dict((name, 0) for name in self.stored)
-        values.update(data)
-        self.entries[key] = {"use": use, "data": values}
-
-    def header(self):
-        return "# table: %s, type: %s, size:1024, used:%d" % (self.name, self.type, len(self.entries))
-
-    def line(self, key, entry, shard=False):
-        data = " ".join("%s=%d" % item for item in entry["data"].items())
-        return "0x55d0c0ffee%02d: key=%s use=%d exp=599000%s %s" % (
-            len(key), key.replace(" ", "\\ "), entry["use"], " shard=0" if shard else "", data)
-
-
-class Sim(object):
-    """HAProxy 2.6's stick-table commands, in memory."""
-
-    def __init__(self, level="admin", shard=False):
-        self.level = level
-        self.shard = shard
-        self.tables = OrderedDict()
-        self.sessions = []
-        self.writes = []
-        self.on_session = None
-
-    def table(self, name, ttype="ip", stored=("gpc0", "conn_cur")):
-        self.tables[name] = Table(name, ttype, stored)
-        return self.tables[name]
-
-    def run(self, commands):
-        if self.on_session:
-            self.on_session(self)
-        self.sessions.append(list(commands))
-        for command in commands:
-            yield self.answer(command)
-
-    @staticmethod
-    def _filters(words):
-        filters = []
-        while words:
-            filters.append((words[0][5:], words[1], int(words[2])))
-            words = words[3:]
-        return filters
-
-    @staticmethod
-    def _match(entry, filters):
-        return all(OPS[op](entry["data"].get(name, 0), value) for name, op, value in filters)
-
-    def answer(self, command):  # noqa: PLR0911, PLR0912
-        words = command.replace("\\ ", "\x00").split(" ")
-        words = [word.replace("\x00", " ") for word in words]
-        if command == "show cli level":
-            return iter([self.level])
-        if command == "show table":
-            return iter([t.header() for t in self.tables.values()])
-        verb = words[0]
-        if verb in ("set", "clear"):
-            self.writes.append(command)
-        if words[1] != "table":
-            return Feedback(6, "Unknown command, but maybe one of the following ones is a better match:")
-        table = self.tables.get(words[2])
-        if table is None:
-            return Feedback(3, "No such table")
-        rest = words[3:]
-        if verb == "show":
-            if rest[:1] == ["key"]:
-                entry = table.entries.get(rest[1])
-                return iter([] if entry is None else [table.header(), table.line(rest[1], entry, self.shard)])
-            if self.level == "user":
-                return iter([table.header(), "# contents not dumped due to insufficient privileges"])
-            filters = self._filters(rest)
-            lines = [table.line(k, e, self.shard) for k, e in table.entries.items() if self._match(e, filters)]
-            return iter([table.header()] + lines)
-        if self.level == "user":
-            return Feedback(3, "Permission denied") if verb == "set" or rest[:1] == ["key"] else iter([])
-        if verb == "set":
-            key = rest[1]
-            if table.type == "ip" and key.count(".") != 3:
-                key = "0.0.0.0"  # the 2.6 bug the module must never trigger
-            if key not in table.entries:
-                table.add(key)
-            pairs = rest[2:]
-            for index in range(0, len(pairs), 2):
-                name = pairs[index][5:]
-                if name not in table.stored:
-                    return Feedback(3, "Data type not stored in this table")
-                table.entries[key]["data"][name] = int(pairs[index + 1])
-            return iter([])
-        if rest[:1] == ["key"]:
-            entry = table.entries.get(rest[1])
-            if entry is not None:
-                if entry["use"]:
-                    return Feedback(3, "Entry currently in use, cannot remove")
-                del table.entries[rest[1]]
-            return iter([])
-        # Full or filtered clear, with the skipped-neighbour quirk.
-        filters = self._filters(rest)
-        keys = list(table.entries)
-        doomed = []
-        for index, key in enumerate(keys):
-            entry = table.entries[key]
-            nxt = table.entries[keys[index + 1]] if index + 1 < len(keys) else None
-            if entry["use"] or (nxt is not None and nxt["use"]):
-                continue
-            if self._match(entry, filters):
-                doomed.append(key)
-        for key in doomed:
-            del table.entries[key]
-        return iter([])
-
-
-class SimClient(RuntimeClient):
-    def __init__(self, sim, spec="/run/haproxy/admin.sock"):
-        super(SimClient, self).__init__(spec, 1.0)
-        self.sim = sim
-
-    def _session(self):
-        self.connections += 1
-        sim = self.sim
-
-        class _Session(object):
-            def run(self, commands):
-                return sim.run(commands)
-        return _Session()
+from ansible_collections.lbops.haproxy.tests.unit.plugins.module_utils.fake_haproxy import (
+    FakeClient,
+    run_module,
+    table_lab,
+)
 
 
 class Clock(object):
@@ -173,30 +35,21 @@ class Clock(object):
         self.now += max(seconds, 0.01)
 
 
-def params(**kwargs):
-    base = dict(name="fe_main", state="absent", keys=None, data=None, filter=None, wait_timeout=0,
-                fail_on_in_use=True, max_entries=100)
-    base.update(kwargs)
-    return base
+def request(**kwargs):
+    kwargs.setdefault("name", "fe_main")
+    return build_request(haproxy_table.DEFINITION, haproxy_table.ARGUMENT_SPEC, kwargs, haproxy_table.MODULE_KWARGS)
 
 
 def run_table(sim, check_mode=False, clock=None, **kwargs):
     clock = clock or Clock()
-    client = SimClient(sim)
-    result = TableRun(client, TableRequest(params(**kwargs)), check_mode, sleep=clock.sleep, clock=clock).run()
+    client = FakeClient(sim)
+    result = Runner(haproxy_table.DEFINITION, request(**kwargs), check_mode, sleep=clock.sleep, clock=clock).run(client)
     result["_connections"] = client.connections
     return result
 
 
 def lab(level="admin", shard=False):
-    sim = Sim(level, shard)
-    table = sim.table("fe_main")
-    for index in range(1, 7):
-        table.add("10.9.0.%d" % index, gpc0=index)
-    sim.table("st_string", "string", ("gpc0", "server_id"))
-    sim.table("st_bin", "binary", ("gpc0",))
-    sim.table("mypeers/sessions", "integer", ("server_id",))
-    return sim
+    return table_lab(level, "3.0.11-1" if shard else "2.6.12-1+deb12u3")
 
 
 def keys_of(sim, name="fe_main"):
@@ -208,15 +61,15 @@ def keys_of(sim, name="fe_main"):
 @pytest.mark.parametrize("kwargs, message", [
     (dict(name="fe main"), "invalid table name"),
     (dict(name=""), "must not be empty"),
-    (dict(state="present"), "needs at least one key"),
-    (dict(state="present", keys=["1.1.1.1"], filter=[{"data": "gpc0", "operator": "gt", "value": 1}]), "only applies"),
+    (dict(state="present"), "missing: keys"),
+    (dict(state="present", keys=["1.1.1.1"], filter=[{"data": "gpc0", "operator": "gt", "value": 1}]), "mutually exclusive"),
     (dict(data={"gpc0": 1}), "only applies to state=present"),
-    (dict(keys=["1.1.1.1"], filter=[{"data": "gpc0", "operator": "gt", "value": 1}]), "mutually exclusive"),
+    (dict(keys=["1.1.1.1"], filter=[{"data": "gpc0", "operator": "gt", "value": 1}]), "mutually exclusive: keys|filter"),
     (dict(keys=[]), "must not be an empty list"),
     (dict(keys=[""]), "must not be empty"),
     (dict(keys=["a\nb"]), "control characters"),
     (dict(filter=[{"data": "gpc0", "operator": "gt", "value": 1}] * 5), "at most 4 filters"),
-    (dict(filter=[{"data": "gpc0", "operator": "like", "value": 1}]), "invalid filter operator"),
+    (dict(filter=[{"data": "gpc0", "operator": "like", "value": 1}]), "value of operator must be one of"),
     (dict(state="present", keys=["1.1.1.1"], data={"gpc0": -1}), "non-negative integer"),
     (dict(state="present", keys=["1.1.1.1"], data={"bad name": 1}), "invalid stick-table data type"),
     (dict(max_entries=-1), "max_entries"),
@@ -224,15 +77,18 @@ def keys_of(sim, name="fe_main"):
 ])
 def test_request_refused_before_connecting(kwargs, message):
     with pytest.raises(InvalidInput) as err:
-        TableRequest(params(**kwargs))
+        request(**kwargs)
     assert message in str(err.value)
 
 
+request_of = request
+
+
 def test_request_commands_are_escaped():
-    request = TableRequest(params(name="st_string", state="present", keys=["a b;c", "a b;c"], data={"gpc0": 2, "server_id": 1}))
+    request = request_of(name="st_string", state="present", keys=["a b;c", "a b;c"], data={"gpc0": 2, "server_id": 1})
     assert request.keys == ["a b;c"]
     assert request.set_command("a b;c") == "set table st_string key a\\ b\\;c data.gpc0 2 data.server_id 1"
-    request = TableRequest(params(filter=[{"data": "gpc0", "operator": "GT", "value": "5"}]))
+    request = request_of(filter=[{"data": "gpc0", "operator": "gt", "value": "5"}])
     assert request.clear_command() == "clear table fe_main data.gpc0 gt 5"
     assert request.show_command() == "show table fe_main data.gpc0 gt 5"
 
@@ -379,7 +235,7 @@ def test_bounded_report_keeps_exact_counts():
 
 
 def test_streaming_consumer_holds_a_bounded_number_of_entries():
-    dump = table_logic._Dump(limit=3, key_cap=5)
+    dump = table_logic.Dump(limit=3, key_cap=5)
 
     def lines():
         yield "# table: fe_main, type: ip, size:2000000, used:1000000"
@@ -542,19 +398,19 @@ def test_unknown_table(kwargs):
 
 # -- the module --------------------------------------------------------------
 
-@pytest.fixture
-def instances(monkeypatch):
-    fakes = {"/lb1.sock": lab(), "/lb2.sock": lab()}
-    fakes["/lb2.sock"].tables["fe_main"].entries["10.9.0.6"]["use"] = 1
+FAKES = {}
 
-    def client(spec, timeout):
-        return SimClient(fakes[spec], spec)
-    monkeypatch.setattr(_common, "RuntimeClient", client)
-    return fakes
+
+@pytest.fixture
+def instances():
+    FAKES.clear()
+    FAKES.update({"/lb1.sock": lab(), "/lb2.sock": lab()})
+    FAKES["/lb2.sock"].tables["fe_main"].entries["10.9.0.6"]["use"] = 1
+    return FAKES
 
 
 def table_module(capsys, args, check_mode=False, diff=False):
-    return run_module(capsys, haproxy_table.main, args, check_mode, diff)
+    return run_module(capsys, haproxy_table.main, args, check_mode, diff, fakes=FAKES)
 
 
 def test_module_both_sockets_with_diff(capsys, instances):
