@@ -32,7 +32,8 @@ done
 [ -n "$port_base" ] || die "unknown HAProxy version '$HAPROXY_VERSION' (known: ${LBOPS_HAPROXY_VERSIONS[*]})"
 IT_DIR="/tmp/lbops-it/$HAPROXY_VERSION"
 
-ensure_apt socat curl sudo acl rsync python3-venv
+# openssh-client: ansible-test integration runs ssh-keygen even for local targets.
+ensure_apt socat curl sudo acl rsync python3-venv openssh-client
 ensure_venv_or_not_run "$LINE"
 ensure_haproxy "$HAPROXY_VERSION"
 install_collection
