@@ -261,6 +261,11 @@ class TableDump(object):
 
     Counts every entry and the ones in use while keeping at most ``limit``
     of them, so a table of millions of entries costs constant memory.
+
+    Speed: a line is parsed whole only when something of it is kept
+    (:meth:`wants`); the others cost a ``find`` and a ``startswith``. The
+    ``use`` field is found by its unescaped leading space: a key cannot
+    contain one (``show table`` escapes spaces in keys as ``\\ ``).
     """
 
     def __init__(self, limit=100):
@@ -273,23 +278,40 @@ class TableDump(object):
 
     def consume(self, lines):
         for line in lines:
-            if line.startswith("# table:"):
-                self.header = parse_table_header(line)
+            if not line.startswith("0x"):
+                if line.startswith("# table:"):
+                    self.header = parse_table_header(line)
                 continue
-            entry = parse_table_entry(line)
-            if entry is not None:
-                self.add(entry)
+            position = line.find(" use=")
+            if position < 0:
+                continue  # not an entry line
+            busy = not line.startswith("0 ", position + 5)
+            self.count += 1
+            if busy:
+                self.in_use += 1
+            if self.wants(busy):
+                entry = parse_table_entry(line)
+                if entry is not None:
+                    self.keep(entry)
         return self
 
+    def wants(self, busy):
+        """Whether an entry (in use or not) would be kept: only then is its line parsed."""
+        return len(self.entries) < self.limit or (busy and len(self.in_use_keys) < self.limit)
+
+    def keep(self, entry):
+        """Keep what is wanted of an entry already counted; subclasses keep more."""
+        if entry["use"] and len(self.in_use_keys) < self.limit:
+            self.in_use_keys.append(entry["key"])
+        if len(self.entries) < self.limit:
+            self.entries.append(entry)
+
     def add(self, entry):
-        """Account for one entry; subclasses keep more of them."""
+        """Count and keep one parsed entry."""
         self.count += 1
         if entry["use"]:
             self.in_use += 1
-            if len(self.in_use_keys) < self.limit:
-                self.in_use_keys.append(entry["key"])
-        if len(self.entries) < self.limit:
-            self.entries.append(entry)
+        self.keep(entry)
 
 
 def parse_table_entries(lines):

@@ -84,8 +84,15 @@ class Dump(parsers.TableDump):
         self.in_use_entries = []
         self.free_keys = []
 
-    def add(self, entry):
-        super(Dump, self).add(entry)
+    def wants(self, busy):
+        if super(Dump, self).wants(busy):
+            return True
+        if busy:
+            return len(self.in_use_entries) < self.limit
+        return len(self.free_keys) < self.key_cap
+
+    def keep(self, entry):
+        super(Dump, self).keep(entry)
         if entry["use"]:
             if len(self.in_use_entries) < self.limit:
                 self.in_use_entries.append(entry)
