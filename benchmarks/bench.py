@@ -13,7 +13,14 @@ Not a test: it prints wall times and ratios measured on this machine, now.
 2. A stick table of 1,000,000 entries: time to fill it (raw batched writes), to
    count it (haproxy_info: the table list; haproxy_table in check mode: streams
    the whole dump) and to clear it (haproxy_table state=absent), with the peak
-   resident memory of the module process.
+   resident memory of the module process. In the same run, the peers of those:
+   - the raw dump: ``show table`` read to its end on a plain socket and thrown
+     away (what ``socat`` does), alternated with the collection's client
+     streaming the same dump through haproxy_table's parser, in-process, three
+     times each; the ratio of their medians (target: at most 2x);
+   - the module's own work for a full clear (the runner in a fresh Python
+     process: read, clear, re-read; target under 1 s, peak RSS under 50 MB),
+     next to the task's wall time and a raw ``clear table``.
 
 Both parts run once per HAProxy version given (each from its own Debian root, see
 scripts/haproxy-root.sh), one version after the other, and the report ends with the
@@ -27,6 +34,7 @@ environment and the HAProxy roots, then runs this file with
 import argparse
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -36,6 +44,13 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The collection's copy that benchmarks/run.sh installs, importable in-process too.
+sys.path[:0] = [path for path in os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep) if path]
+from ansible_collections.lbops.haproxy.plugins.module_utils._client import RuntimeClient  # noqa: E402
+from ansible_collections.lbops.haproxy.plugins.module_utils._runner import Runner, build_request  # noqa: E402
+from ansible_collections.lbops.haproxy.plugins.module_utils._table import Dump  # noqa: E402
+from ansible_collections.lbops.haproxy.plugins.modules import haproxy_table  # noqa: E402
+
 SERVERS = ["srv%d" % n for n in range(1, 101)]
 TABLE_ENTRIES = int(os.environ.get("BENCH_TABLE_ENTRIES", "1000000"))
 
@@ -177,6 +192,9 @@ def bench_version(version, haproxy):
 
 
 def main():
+    if sys.argv[1:2] == ["--module-clear"]:
+        _module_clear_main(sys.argv[2])
+        return
     parser = argparse.ArgumentParser(description="lbops.haproxy benchmark")
     parser.add_argument("--haproxy", action="append", required=True, metavar="VERSION=COMMAND",
                         help="an HAProxy version and its command (repeat for several versions)")
@@ -223,10 +241,8 @@ def bench_servers(workdir, sock_path):
     return results
 
 
-def bench_table(workdir, sock_path):
-    results = {}
+def fill_table(sock_path):
     keys = ("%d.%d.%d.%d" % (10 + (n >> 24), (n >> 16) & 255, (n >> 8) & 255, n & 255) for n in range(TABLE_ENTRIES))
-    start = time.monotonic()
     batch = []
     for key in keys:
         batch.append("set table big_table key %s data.gpc0 1" % key)
@@ -235,9 +251,78 @@ def bench_table(workdir, sock_path):
             batch = []
     if batch:
         cli(sock_path, batch)
+
+
+def table_used(sock_path):
+    return int(cli(sock_path, ["show table"]).split("big_table, type: ip, size:1100000, used:")[1].split()[0])
+
+
+def raw_dump(sock_path):
+    """``show table big_table`` read to its end and dropped, as socat would: (seconds, bytes)."""
+    conn = socket.socket(socket.AF_UNIX)
+    conn.settimeout(120)
+    conn.connect(sock_path)
+    start = time.monotonic()
+    conn.sendall(b"show table big_table\n")
+    size = 0
+    while True:
+        chunk = conn.recv(1 << 18)
+        if not chunk:
+            break
+        size += len(chunk)
+    elapsed = time.monotonic() - start
+    conn.close()
+    return elapsed, size
+
+
+def client_stream(sock_path):
+    """The same dump through the collection's client and haproxy_table's parser, in-process: (seconds, count)."""
+    client = RuntimeClient(sock_path, 120)
+    start = time.monotonic()
+    dump = client.read([("show table big_table", Dump(100).consume)])[0]
+    return time.monotonic() - start, dump.count
+
+
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
+def module_clear(sock_path):
+    """The runner's full clear in a fresh Python (``--module-clear``): (seconds, peak RSS MB, removed)."""
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--module-clear", sock_path],
+                         capture_output=True, text=True, check=True).stdout
+    seconds, rss, removed = out.split()
+    return float(seconds), float(rss), int(removed)
+
+
+def _module_clear_main(sock_path):
+    """What haproxy_table state=absent does once its parameters are checked, timed in this process."""
+    request = build_request(haproxy_table.DEFINITION, haproxy_table.ARGUMENT_SPEC,
+                            {"name": "big_table", "socket": [sock_path], "state": "absent"}, haproxy_table.MODULE_KWARGS)
+    start = time.monotonic()
+    result = Runner(haproxy_table.DEFINITION, request).run(RuntimeClient(sock_path, 120))
+    elapsed = time.monotonic() - start
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print("%.4f %.1f %d" % (elapsed, rss, result["removed"]))
+
+
+def bench_table(workdir, sock_path):
+    results = {}
+    start = time.monotonic()
+    fill_table(sock_path)
     results["table_fill"] = time.monotonic() - start
-    used = int(cli(sock_path, ["show table"]).split("big_table, type: ip, size:1100000, used:")[1].split()[0])
-    results["table_entries"] = used
+    results["table_entries"] = table_used(sock_path)
+    raw_times, stream_times = [], []
+    for _round in range(3):
+        seconds, size = raw_dump(sock_path)
+        raw_times.append(seconds)
+        seconds, count = client_stream(sock_path)
+        assert count == results["table_entries"], "the client counted %d entries of %d" % (count, results["table_entries"])
+        stream_times.append(seconds)
+    results["table_dump_bytes"] = size
+    results["table_raw_dump"] = median(raw_times)
+    results["table_client_stream"] = median(stream_times)
     wrapper, rss_log = peak_rss_wrapper(workdir)
     env = {"ANSIBLE_PYTHON_INTERPRETER": wrapper}
     info = [{"lbops.haproxy.haproxy_info": {"socket": sock_path}, "register": "_info"}]
@@ -251,8 +336,17 @@ def bench_table(workdir, sock_path):
     open(rss_log, "w").close()
     results["table_clear"] = run_timed(workdir, "clear", clear, env)
     results["table_clear_peak_rss_mb"] = max_rss(rss_log)
-    left = int(cli(sock_path, ["show table"]).split("big_table, type: ip, size:1100000, used:")[1].split()[0])
+    left = table_used(sock_path)
     assert left == 0, "%d entries left after the clear" % left
+    fill_table(sock_path)
+    seconds, rss, removed = module_clear(sock_path)
+    assert removed == results["table_entries"] and table_used(sock_path) == 0, "the runner's clear left entries"
+    results["table_module_clear"], results["table_module_clear_peak_rss_mb"] = seconds, rss
+    fill_table(sock_path)
+    start = time.monotonic()
+    cli(sock_path, ["clear table big_table"])
+    results["table_raw_clear"] = time.monotonic() - start
+    assert table_used(sock_path) == 0, "the raw clear left entries"
     return results
 
 
@@ -287,10 +381,28 @@ def report(r):
     print("%-48s %10.3f s  (peak RSS %s MB)" % ("count: haproxy_table check mode (streams)", r["table_count_stream"],
                                                 r["table_count_stream_peak_rss_mb"]))
     print("%-48s %10.3f s  (peak RSS %s MB)" % ("clear: haproxy_table state=absent", r["table_clear"], r["table_clear_peak_rss_mb"]))
+    print("%-48s %10.3f s  (%d MB)" % ("dump: raw socket, read and dropped (median of 3)", r["table_raw_dump"],
+                                       r["table_dump_bytes"] >> 20))
+    print("%-48s %10.3f s" % ("dump: the client streaming it (median of 3)", r["table_client_stream"]))
+    print("%-48s %10.3f s  (peak RSS %s MB)" % ("clear: the module's work (runner, in-process)", r["table_module_clear"],
+                                                r["table_module_clear_peak_rss_mb"]))
+    print("%-48s %10.3f s" % ("clear: raw 'clear table'", r["table_raw_clear"]))
+    print("ratio client stream / raw dump                %10.2f x" % (r["table_client_stream"] / r["table_raw_dump"]))
     print(json.dumps(r, sort_keys=True))
     target = r["community_general"] / r["one_task"]
     print("target (one task >= 20x faster than community.general.haproxy): %s" % ("met" if target >= 20 else "NOT met"))
     print("target (no-op = one read connection per socket): %s" % ("met" if r["noop_connections"] == 1 else "NOT met"))
+    for label, ok in table_targets(r):
+        print("target (%s): %s" % (label, "met" if ok else "NOT met"))
+
+
+def table_targets(r):
+    peak = max(r["table_module_clear_peak_rss_mb"], r["table_clear_peak_rss_mb"] or 0, r["table_count_stream_peak_rss_mb"] or 0)
+    return [
+        ("streaming 1M entries costs at most 2x the raw dump", r["table_client_stream"] <= 2 * r["table_raw_dump"]),
+        ("the module's full clear of 1M entries under 1 s", r["table_module_clear"] < 1.0),
+        ("peak RSS of the module under 50 MB", peak < 50),
+    ]
 
 
 def summary(runs):
@@ -311,6 +423,11 @@ def summary(runs):
         ("table: count, haproxy_info (s)", lambda r: "%.1f" % r["table_count_info"]),
         ("table: count, haproxy_table check (s)", lambda r: "%.1f" % r["table_count_stream"]),
         ("table: clear, haproxy_table (s)", lambda r: "%.1f" % r["table_clear"]),
+        ("table: raw dump, median (s)", lambda r: "%.2f" % r["table_raw_dump"]),
+        ("table: client stream, median (s)", lambda r: "%.2f" % r["table_client_stream"]),
+        ("ratio client stream / raw dump", lambda r: "%.2fx" % (r["table_client_stream"] / r["table_raw_dump"])),
+        ("table: clear, module's work (s)", lambda r: "%.2f" % r["table_module_clear"]),
+        ("table: clear, raw (s)", lambda r: "%.2f" % r["table_raw_clear"]),
         ("table: peak RSS count / clear (MB)", lambda r: "%s/%s" % (r["table_count_stream_peak_rss_mb"],
                                                                     r["table_clear_peak_rss_mb"])),
     ]
@@ -319,6 +436,8 @@ def summary(runs):
     print(json.dumps(dict(runs), sort_keys=True))
     met = all(r["community_general"] / r["one_task"] >= 20 and r["noop_connections"] == 1 for dummy, r in runs)
     print("targets (>= 20x community.general, no-op = 1 connection) on every version: %s" % ("met" if met else "NOT met"))
+    met = all(ok for dummy, r in runs for dummy, ok in table_targets(r))
+    print("targets (stream <= 2x raw dump, full clear < 1 s, RSS < 50 MB) on every version: %s" % ("met" if met else "NOT met"))
 
 
 if __name__ == "__main__":

@@ -88,8 +88,8 @@ def addr_error(command, text, target=None):
     """The error of a ``set server ... addr`` reply (a warning even on success), or ``None``."""
     if any(marker in (text or "") for marker in _ADDR_CHANGED + _ADDR_NOOP):
         return None
-    return CommandError("HAProxy refused '%s': %s" % (clip(command, 200), clip(" ".join((text or "").split()), 500)
-                                                       or "no answer"), target, command, text)
+    shown = clip(" ".join((text or "").split()), 500) or "no answer"
+    return CommandError("HAProxy refused '%s': %s" % (clip(command, 200), shown), target, command, text)
 
 
 class Outcome(object):

@@ -263,7 +263,11 @@ class TableDump(object):
     of them, so a table of millions of entries costs constant memory.
 
     Speed: a line is parsed whole only when something of it is kept
-    (:meth:`wants`); the others cost a ``find`` and a ``startswith``. The
+    (:meth:`wants`); the others cost a ``find`` and a ``startswith``. Once
+    nothing more can be kept, a reply read in blocks (the transport's
+    ``Body.blocks()``) is counted a block at a time: entries are the lines
+    that start with ``0x``, the free ones those with `` use=0 ``, and a block
+    with an entry in use that is still wanted is parsed line by line. The
     ``use`` field is found by its unescaped leading space: a key cannot
     contain one (``show table`` escapes spaces in keys as ``\\ ``).
     """
@@ -277,6 +281,27 @@ class TableDump(object):
         self.in_use_keys = []
 
     def consume(self, lines):
+        blocks = getattr(lines, "blocks", None)
+        if blocks is None:
+            return self._consume_lines(lines)
+        for block in blocks():
+            if not self._count_block(block):
+                self._consume_lines(block.split("\n"))
+        return self
+
+    def _count_block(self, block):
+        """Count a block of whole lines at once when nothing of it can be kept; False if it must be parsed."""
+        if self.wants(False) or "# table:" in block:
+            return False
+        entries = block.count("\n0x") + block.startswith("0x")
+        busy = entries - block.count(" use=0 ")
+        if busy and self.wants(True):
+            return False
+        self.count += entries
+        self.in_use += busy
+        return True
+
+    def _consume_lines(self, lines):
         for line in lines:
             if not line.startswith("0x"):
                 if line.startswith("# table:"):

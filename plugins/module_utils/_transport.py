@@ -205,9 +205,9 @@ class Session(object):
                 elif first == "":
                     yield iter(())
                 else:
-                    body = reader.body(first, command)
+                    body = Body(reader.blocks(first, command))
                     yield body
-                    for _dummy in body:
+                    for _dummy in body.blocks():
                         pass
         finally:
             sock.close()
@@ -338,12 +338,13 @@ class _Reader(object):
                 lines.append(line.decode("utf-8", "surrogateescape"))
                 size += len(line)
 
-    def body(self, first, command):
+    def blocks(self, first, command):
         """The data lines of a reply (``first`` already read), up to its empty line.
 
-        Lines are split and decoded a buffer at a time (``bytes.split`` and one
-        ``decode`` per buffer), not one by one: a dump of a million lines costs
-        about what reading it does.
+        Yields text blocks of whole lines joined by LF (no trailing LF), split
+        and decoded a buffer at a time (one ``find`` and one ``decode`` per
+        buffer, not one per line): a dump of a million lines costs about what
+        reading it does. :class:`Body` turns them into lines.
         """
         yield first
         while True:
@@ -354,11 +355,40 @@ class _Reader(object):
             end = buf.find(b"\n\n", pos)
             if end >= 0:
                 self.pos = end + 2
-                yield from buf[pos:end].decode("utf-8", "surrogateescape").split("\n")
+                yield buf[pos:end].decode("utf-8", "surrogateescape")
                 return
             last = buf.rfind(b"\n", pos)
             if last >= pos:
                 self.pos = last + 1
-                yield from buf[pos:last].decode("utf-8", "surrogateescape").split("\n")
+                yield buf[pos:last].decode("utf-8", "surrogateescape")
             if not self._fill(command):
                 raise self._cut(command, "in the middle of the answer to")
+
+
+class Body(object):
+    """The data reply of one command: an iterator over its lines (``str``, no LF).
+
+    ``blocks()`` gives the same reply as text blocks of whole lines instead,
+    for parsers that can count a block without looking at each line
+    (:class:`~._parsers.TableDump`). A reply is read once, by either.
+    """
+
+    def __init__(self, blocks):
+        self._blocks = blocks
+        self._lines = iter(())
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        while True:
+            for line in self._lines:
+                return line
+            self._lines = iter(next(self._blocks).split("\n"))
+
+    def blocks(self):
+        """The rest of the reply as text blocks (the lines already taken are not in them)."""
+        rest = list(self._lines)
+        if rest:
+            yield "\n".join(rest)
+        yield from self._blocks

@@ -103,6 +103,57 @@ def test_table_dump_streams():
     assert consumed == [0, 1, 2, 3, 4]
 
 
+def _dump_lines(uses, key="10.0.{0}.{1}"):
+    lines = ["# table: t, type: ip, size:2048, used:%d" % len(uses)]
+    for index, use in enumerate(uses):
+        lines.append("0x%x: key=%s use=%d exp=100 shard=0 gpc0=%d" % (0x1000 + index, key.format(index >> 8, index & 255),
+                                                                     use, index))
+    return lines
+
+
+class _Blocks(object):
+    """A reply as the transport gives it: lines, or blocks of whole lines (here of ``size`` lines)."""
+
+    def __init__(self, lines, size):
+        self.lines, self.size = lines, size
+
+    def __iter__(self):
+        return iter(self.lines)
+
+    def blocks(self):
+        for start in range(0, len(self.lines), self.size):
+            yield "\n".join(self.lines[start:start + self.size])
+
+
+def _summary(dump):
+    return dump.count, dump.in_use, dump.in_use_keys, [e["key"] for e in dump.entries], dump.header["used"]
+
+
+@pytest.mark.parametrize("uses", [
+    [0] * 700,                               # nothing in use: counted a block at a time once 5 are kept
+    [0] * 300 + [1] + [0] * 300 + [3, 0],     # in use, past the kept entries
+    [1, 0, 2] + [0] * 500 + [1] * 9,          # more in use than the limit keeps
+    [2] * 40,
+])
+@pytest.mark.parametrize("size", [1, 7, 64, 1000])
+def test_table_dump_counts_blocks_as_lines(uses, size):
+    lines = _dump_lines(uses)
+    by_line = p.TableDump(limit=5).consume(iter(lines))
+    by_block = p.TableDump(limit=5).consume(_Blocks(lines, size))
+    assert _summary(by_block) == _summary(by_line)
+    assert by_block.count == len(uses) and by_block.in_use == sum(1 for use in uses if use)
+
+
+def test_table_dump_blocks_keys_that_look_like_fields():
+    # Spaces in keys are escaped ('\ '), so a string key that spells " use=0 " is not a free entry.
+    lines = ["# table: s, type: string, size:64, used:3",
+             "0x1: key=a\\ use=0\\ b use=1 exp=0 gpc0=1",
+             "0x2: key=0x3\\ use=0\\  use=2 exp=0 gpc0=1",
+             "0x3: key=c use=0 exp=0 gpc0=1"]
+    dump = p.TableDump(limit=0).consume(_Blocks(lines, 10))
+    assert (dump.count, dump.in_use) == (3, 2)
+
+
 def test_table_dump_of_user_level_socket_is_empty():
     dump = p.TableDump().consume(["# table: fe_main, type: ip, size:1024, used:4",
                                   "# contents not dumped due to insufficient privileges"])

@@ -349,7 +349,7 @@ def test_drain_wait_until_no_sessions():
             haproxy.backends["be_app"][1][0].scur = 0
     clock = Clock(drop)
     result = converge(FakeClient(haproxy), request(state="drain", wait=True, wait_timeout=30),
-                             sleep=clock.sleep, clock=clock)
+                      sleep=clock.sleep, clock=clock)
     assert result["changed"] is True
     assert clock.sleeps == 3
     assert "timed_out" not in result
@@ -384,7 +384,7 @@ def test_drain_wait_timeout_actions(action, expected_command, expected_state):
     haproxy.backends["be_app"][1][0].scur = 2
     clock = Clock()
     result = converge(FakeClient(haproxy), request(state="drain", wait=True, wait_timeout=2, wait_timeout_action=action),
-                             sleep=clock.sleep, clock=clock)
+                      sleep=clock.sleep, clock=clock)
     assert result["timed_out"] == ["s1"]
     assert result["commands"] == ["set server be_app/s1 state drain", expected_command]
     assert result["servers"][0]["state"] == expected_state
@@ -405,7 +405,7 @@ def test_ready_wait_until_up_only_for_checked_servers():
     haproxy.answer = answer
     clock = Clock(lambda count: setattr(haproxy.backends["be_app"][1][0], "op", 2 if count >= 2 else 0))
     result = converge(FakeClient(haproxy), request(name=["s1", "s3"], state="ready", wait=True, wait_timeout=10),
-                             sleep=clock.sleep, clock=clock)
+                      sleep=clock.sleep, clock=clock)
     assert clock.sleeps == 2
     assert result["servers"][0]["operational_state"] == "up"
 
@@ -423,7 +423,7 @@ def test_ready_wait_timeout_always_fails():
     clock = Clock()
     with pytest.raises(WaitTimeout) as err:
         converge(FakeClient(haproxy), request(state="ready", wait=True, wait_timeout=3, wait_timeout_action="maint"),
-                        sleep=clock.sleep, clock=clock)
+                 sleep=clock.sleep, clock=clock)
     assert "be_app/s1 to come UP" in str(err.value)
 
 
@@ -442,7 +442,7 @@ def test_maint_wait_lets_haproxy_wait_on_3_0():
     clock = Clock()
     client = FakeClient(haproxy)
     result = converge(client, request(name=["s2"], state="maint", wait=True, wait_timeout=30),
-                             sleep=clock.sleep, clock=clock)
+                      sleep=clock.sleep, clock=clock)
     assert result["changed"] is True and "timed_out" not in result
     assert clock.sleeps == 0 and waits == [30000]
     sent = [command for batch in haproxy.sessions for command in batch]
@@ -462,7 +462,7 @@ def test_maint_wait_on_3_0_times_out_at_the_deadline():
     clock = Clock()
     with pytest.raises(WaitTimeout) as err:
         converge(FakeClient(haproxy), request(name=["s2"], state="maint", wait=True, wait_timeout=4),
-                        sleep=clock.sleep, clock=clock)
+                 sleep=clock.sleep, clock=clock)
     assert "timed out after 4s waiting for be_app/s2 to have no sessions left (s2: 1)" in str(err.value)
     assert clock.sleeps == 0
 
@@ -473,7 +473,7 @@ def test_maint_wait_falls_back_to_polling_when_haproxy_refuses_to_wait():
     haproxy.backends["be_app"][1][0].scur = 1
     clock = Clock(lambda count: setattr(haproxy.backends["be_app"][1][0], "scur", 0 if count >= 2 else 1))
     result = converge(FakeClient(haproxy), request(state="maint", wait=True, wait_timeout=30),
-                             sleep=clock.sleep, clock=clock)
+                      sleep=clock.sleep, clock=clock)
     assert "timed_out" not in result and clock.sleeps == 2
     sent = [command for batch in haproxy.sessions for command in batch]
     assert sent.count("wait 30000 srv-removable be_app/s1") == 1
@@ -485,7 +485,7 @@ def test_no_server_side_wait_before_3_0_or_for_drain(version, state):
     haproxy.backends["be_app"][1][1].scur = 1
     clock = Clock(lambda count: setattr(haproxy.backends["be_app"][1][1], "scur", 0))
     converge(FakeClient(haproxy), request(name=["s2"], state=state, wait=True, wait_timeout=30),
-                    sleep=clock.sleep, clock=clock)
+             sleep=clock.sleep, clock=clock)
     sent = [command for batch in haproxy.sessions for command in batch]
     assert not [command for command in sent if command.startswith("wait ")]
     assert clock.sleeps == 1

@@ -114,6 +114,24 @@ def test_session_streams_large_replies_in_small_chunks(sock_path):
     cli.thread.join(2)
 
 
+@pytest.mark.parametrize("taken", [0, 1, 3])
+def test_reply_blocks_hold_whole_lines(sock_path, taken):
+    # Blocks (for parsers that count them whole) give the same lines as iterating,
+    # after any lines already taken, whatever the chunks the socket delivers; the
+    # reply after it is intact.
+    expected = ["0x%x: key=10.0.%d.%d use=%d exp=1 gpc0=1" % (i, i >> 8, i & 255, i % 3) for i in range(5000)]
+    body = "".join(line + "\n" for line in expected).encode()
+    cli = FakeCli(sock_path, [interactive(body + b"\n", b"tail\n\n")], chunk=1021)
+    replies = t.Session(t.Target(sock_path), 2).run(["show table fe", "show x"])
+    reply = next(replies)
+    head = [next(reply) for dummy in range(taken)]
+    blocks = list(reply.blocks())
+    assert len(blocks) > 1 and all(block and not block.endswith("\n") for block in blocks)
+    assert head + "\n".join(blocks).split("\n") == expected
+    assert list(next(replies)) == ["tail"]
+    cli.thread.join(2)
+
+
 def test_large_batch_is_written_while_reading(sock_path, monkeypatch):
     commands = ["set table fe key 10.0.%d.%d" % (i >> 8, i & 255) for i in range(5000)]
     cli = FakeCli(sock_path, [interactive(*[b"\n"] * 5000)])
