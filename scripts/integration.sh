@@ -11,6 +11,9 @@
 # instance directory (/tmp/lbops-it/<version>) and TCP port range (the version's base,
 # 1000 ports), passed to the targets in tests/integration/integration_config.yml of the
 # private collection copy. Two runs against the same version wait for each other.
+# LBOPS_IT_PORT_OFFSET (default 0, a multiple of 1000 up to 30000) moves the port ranges
+# and the instance directories, so that a second checkout's run does not wait for this
+# one (the same host, another worktree, a clean root sharing the host's network).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 parse_line_option "$@"
@@ -30,7 +33,12 @@ for i in "${!LBOPS_HAPROXY_VERSIONS[@]}"; do
     [ "${LBOPS_HAPROXY_VERSIONS[$i]}" = "$HAPROXY_VERSION" ] && port_base=$((21000 + 1000 * i))
 done
 [ -n "$port_base" ] || die "unknown HAProxy version '$HAPROXY_VERSION' (known: ${LBOPS_HAPROXY_VERSIONS[*]})"
-IT_DIR="/tmp/lbops-it/$HAPROXY_VERSION"
+offset="${LBOPS_IT_PORT_OFFSET:-0}"
+case "$offset" in
+    0) IT_DIR="/tmp/lbops-it/$HAPROXY_VERSION" ;;
+    [1-9]000|[12][0-9]000|30000) port_base=$((port_base + offset)); IT_DIR="/tmp/lbops-it/$HAPROXY_VERSION+$offset" ;;
+    *) die "LBOPS_IT_PORT_OFFSET must be a multiple of 1000 from 0 to 30000, not '$offset'" ;;
+esac
 
 # openssh-client: ansible-test integration runs ssh-keygen even for local targets.
 ensure_apt socat curl sudo acl rsync python3-venv openssh-client
@@ -56,7 +64,7 @@ stop_own_instances() {
 }
 
 mkdir -p /tmp/lbops-it
-exec 9>"/tmp/lbops-it/.lock-$HAPROXY_VERSION"
+exec 9>"/tmp/lbops-it/.lock-${IT_DIR##*/}"
 if ! flock -n 9; then
     log "another integration run against HAProxy $HAPROXY_VERSION is in progress: waiting for it"
     flock 9
