@@ -125,7 +125,8 @@ def _before_sending(error):
 
 
 def _seconds(value):
-    return "%g" % value
+    """A duration as messages show it: ``1.0``, ``0.25``, ``35.0`` (the option's float, rounded)."""
+    return "%s" % round(float(value), 3)
 
 
 def clip(text, limit=MAX_MESSAGE_CHARS):
