@@ -106,8 +106,8 @@ def test_table_dump_streams():
 def _dump_lines(uses, key="10.0.{0}.{1}"):
     lines = ["# table: t, type: ip, size:2048, used:%d" % len(uses)]
     for index, use in enumerate(uses):
-        lines.append("0x%x: key=%s use=%d exp=100 shard=0 gpc0=%d" % (0x1000 + index, key.format(index >> 8, index & 255),
-                                                                     use, index))
+        entry_key = key.format(index >> 8, index & 255)
+        lines.append("0x%x: key=%s use=%d exp=100 shard=0 gpc0=%d" % (0x1000 + index, entry_key, use, index))
     return lines
 
 
