@@ -289,22 +289,29 @@ def median(values):
 
 
 def module_clear(sock_path):
-    """The runner's full clear in a fresh Python (``--module-clear``): (seconds, peak RSS MB, removed)."""
+    """The runner's full clear in a fresh Python (``--module-clear``): (seconds, CPU seconds, peak RSS MB, removed).
+
+    The CPU seconds (user + system of that process, during the clear) say what
+    the wall time would be on an idle machine, where HAProxy and the module do
+    not wait for each other's core.
+    """
     out = subprocess.run([sys.executable, os.path.abspath(__file__), "--module-clear", sock_path],
                          capture_output=True, text=True, check=True).stdout
-    seconds, rss, removed = out.split()
-    return float(seconds), float(rss), int(removed)
+    seconds, cpu, rss, removed = out.split()
+    return float(seconds), float(cpu), float(rss), int(removed)
 
 
 def _module_clear_main(sock_path):
     """What haproxy_table state=absent does once its parameters are checked, timed in this process."""
     request = build_request(haproxy_table.DEFINITION, haproxy_table.ARGUMENT_SPEC,
                             {"name": "big_table", "socket": [sock_path], "state": "absent"}, haproxy_table.MODULE_KWARGS)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     start = time.monotonic()
     result = Runner(haproxy_table.DEFINITION, request).run(RuntimeClient(sock_path, 120))
     elapsed = time.monotonic() - start
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print("%.4f %.1f %d" % (elapsed, rss, result["removed"]))
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
+    print("%.4f %.4f %.1f %d" % (elapsed, cpu, after.ru_maxrss / 1024.0, result["removed"]))
 
 
 def bench_table(workdir, sock_path):
@@ -339,9 +346,11 @@ def bench_table(workdir, sock_path):
     left = table_used(sock_path)
     assert left == 0, "%d entries left after the clear" % left
     fill_table(sock_path)
-    seconds, rss, removed = module_clear(sock_path)
+    seconds, cpu, rss, removed = module_clear(sock_path)
     assert removed == results["table_entries"] and table_used(sock_path) == 0, "the runner's clear left entries"
-    results["table_module_clear"], results["table_module_clear_peak_rss_mb"] = seconds, rss
+    results["table_module_clear"], results["table_module_clear_cpu"] = seconds, cpu
+    results["table_module_clear_peak_rss_mb"] = rss
+    results["load_average"] = os.getloadavg()[0]
     fill_table(sock_path)
     start = time.monotonic()
     cli(sock_path, ["clear table big_table"])
@@ -384,8 +393,9 @@ def report(r):
     print("%-48s %10.3f s  (%d MB)" % ("dump: raw socket, read and dropped (median of 3)", r["table_raw_dump"],
                                        r["table_dump_bytes"] >> 20))
     print("%-48s %10.3f s" % ("dump: the client streaming it (median of 3)", r["table_client_stream"]))
-    print("%-48s %10.3f s  (peak RSS %s MB)" % ("clear: the module's work (runner, in-process)", r["table_module_clear"],
-                                                r["table_module_clear_peak_rss_mb"]))
+    print("%-48s %10.3f s  (CPU %.3f s, peak RSS %s MB, load %.1f)" % (
+        "clear: the module's work (runner, in-process)", r["table_module_clear"], r["table_module_clear_cpu"],
+        r["table_module_clear_peak_rss_mb"], r["load_average"]))
     print("%-48s %10.3f s" % ("clear: raw 'clear table'", r["table_raw_clear"]))
     print("ratio client stream / raw dump                %10.2f x" % (r["table_client_stream"] / r["table_raw_dump"]))
     print(json.dumps(r, sort_keys=True))
@@ -427,6 +437,8 @@ def summary(runs):
         ("table: client stream, median (s)", lambda r: "%.2f" % r["table_client_stream"]),
         ("ratio client stream / raw dump", lambda r: "%.2fx" % (r["table_client_stream"] / r["table_raw_dump"])),
         ("table: clear, module's work (s)", lambda r: "%.2f" % r["table_module_clear"]),
+        ("table: clear, module's CPU (s)", lambda r: "%.2f" % r["table_module_clear_cpu"]),
+        ("load average (1 min) at the clear", lambda r: "%.1f" % r["load_average"]),
         ("table: clear, raw (s)", lambda r: "%.2f" % r["table_raw_clear"]),
         ("table: peak RSS count / clear (MB)", lambda r: "%s/%s" % (r["table_count_stream_peak_rss_mb"],
                                                                     r["table_clear_peak_rss_mb"])),
