@@ -70,7 +70,9 @@ def cli(sock_path, commands):
     conn = socket.socket(socket.AF_UNIX)
     conn.settimeout(120)
     conn.connect(sock_path)
-    writer = threading.Thread(target=lambda: (conn.sendall(payload), conn.shutdown(socket.SHUT_WR)))
+    # No half-close after the payload: 'quit' ends the session (HAProxy 2.6 may reset a
+    # half-closed connection while it still answers a long batch).
+    writer = threading.Thread(target=conn.sendall, args=(payload,))
     writer.start()
     chunks = []
     while True:
