@@ -74,7 +74,6 @@ import ipaddress  # noqa: E402
 
 from ansible.errors import AnsibleFilterError  # noqa: E402
 from ansible.module_utils.parsing.convert_bool import boolean  # noqa: E402
-from ansible.module_utils.six import string_types  # noqa: E402
 
 _DEFAULT_KEYS = ("state", "priority", "priority_base", "priority_step", "nopreempt", "preempt_delay", "advert_int", "unicast")
 
@@ -84,7 +83,7 @@ def _fail(msg):
 
 
 def _unset(value):
-    return value is None or (isinstance(value, string_types) and value == "")
+    return value is None or (isinstance(value, str) and value == "")
 
 
 def _int(value, what):

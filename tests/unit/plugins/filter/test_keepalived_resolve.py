@@ -50,8 +50,9 @@ def inst(**kw):
     return base
 
 
-def resolve(instances, host="lb1", ansible_facts=HOST, members=MEMBERS, defaults=DEFAULTS):
-    return keepalived_resolve(instances, ansible_facts, members, host, defaults)
+def resolve(instances, host="lb1", ansible_facts=None, members=None, defaults=None):
+    return keepalived_resolve(instances, HOST if ansible_facts is None else ansible_facts, MEMBERS if members is None else members, host,
+                              DEFAULTS if defaults is None else defaults)
 
 
 def test_registered_under_its_name():
@@ -145,8 +146,8 @@ def test_out_of_range_priority_is_returned_for_the_role_to_report():
 
 def test_other_instances_vips_never_count_as_own_addresses():
     f = facts(iface("eth0", "10.5.0.101", 24, secondaries=[("10.5.0.20", 24)]))
-    r = resolve([inst(virtual_ipaddresses=["10.5.0.100/24"]), inst(name="VI_2", virtual_router_id=52,
-                                                                     virtual_ipaddresses=["10.5.0.101/24"])], ansible_facts=f)
+    second = inst(name="VI_2", virtual_router_id=52, virtual_ipaddresses=["10.5.0.101/24"])
+    r = resolve([inst(virtual_ipaddresses=["10.5.0.100/24"]), second], ansible_facts=f)
     assert [x["src"] for x in r] == ["10.5.0.20", "10.5.0.20"]
 
 
@@ -176,4 +177,4 @@ def test_bad_facts_are_reported():
     with pytest.raises(AnsibleFilterError, match="invalid IPv4 address"):
         resolve([inst()], ansible_facts=facts(iface("eth0", "10.0.0.1", 33)))
     with pytest.raises(AnsibleFilterError, match="facts must be a dict"):
-        resolve([inst()], ansible_facts=None)
+        resolve([inst()], ansible_facts="eth0")
