@@ -96,47 +96,8 @@ ensure_secrets() {
 }
 
 # --- podman -------------------------------------------------------------------------
-ensure_network() {
-    local have
-    if podman network exists "$LAB_NETWORK"; then
-        have="$(podman network inspect --format '{{range .Subnets}}{{.Subnet}} {{end}}' "$LAB_NETWORK")"
-        if [ "${have% }" != "$LAB_SUBNET" ]; then
-            echo "podman network $LAB_NETWORK has subnet '${have% }', the inventory wants $LAB_SUBNET:" \
-                "run 'bash scripts/lab.sh down' first" >&2
-            exit 1
-        fi
-    else
-        log "podman network create $LAB_NETWORK ($LAB_SUBNET)"
-        podman network create --subnet "$LAB_SUBNET" --label "$LABEL=1" "$LAB_NETWORK" >/dev/null
-    fi
-}
-
-# $1 container, $2 host name, $3 address, $4 group
-ensure_container() {
-    local c="$1" name="$2" addr="$3" group="$4" have caps=()
-    if podman container exists "$c"; then
-        have="$(podman container inspect --format "{{index .Config.Labels \"$LABEL.address\"}}" "$c")"
-        if [ "$have" != "$addr" ]; then
-            log "$c has address $have, the inventory wants $addr: recreating it"
-            podman rm -f -t 5 "$c" >/dev/null
-        elif [ "$(podman container inspect --format '{{.State.Running}}' "$c")" != true ]; then
-            log "podman start $c"
-            podman start "$c" >/dev/null
-            return 0
-        else
-            return 0
-        fi
-    fi
-    # keepalived needs to send VRRP and gratuitous ARPs and to add the VIP.
-    [ "$group" = loadbalancers ] && caps=(--cap-add NET_ADMIN --cap-add NET_RAW --cap-add NET_BROADCAST)
-    log "podman run $c ($name, $addr)"
-    podman run -d --name "$c" --hostname "$name" \
-        --label "$LABEL=1" --label "$LABEL.address=$addr" --label "$LABEL.release=$RELEASE" \
-        --network "$LAB_NETWORK" --ip "$addr" \
-        --privileged "${caps[@]}" --systemd always \
-        --tmpfs /run:rw,nosuid,nodev,mode=755 --tmpfs /tmp:rw,nosuid,nodev,mode=1777 \
-        "$IMAGE" /sbin/init >/dev/null
-}
+# The network and the containers come from playbooks/lab/containers.yml (shared with
+# the Molecule scenario ha_pair).
 
 # The Debian release(s) of the lab's containers, one per line ("none" for a
 # container made before releases were recorded); nothing when there is no lab.
@@ -174,18 +135,6 @@ choose_release() {
     IMAGE="$(release_image "$RELEASE")"
 }
 
-# Wait until systemd in container $1 has finished booting.
-wait_booted() {
-    local c="$1" i st
-    for i in $(seq 1 60); do
-        st="$(podman exec "$c" systemctl is-system-running 2>/dev/null || true)"
-        case "$st" in running|degraded) return 0 ;; esac
-        sleep 1
-    done
-    echo "$c: systemd did not finish booting in 60 s (state: ${st:-unknown})" >&2
-    return 1
-}
-
 # --- Ansible ------------------------------------------------------------------------
 lab_playbook() {
     ansible-playbook -i "$INVENTORY" -e "@$EXTRA_VARS" "$@"
@@ -194,8 +143,8 @@ lab_playbook() {
 # --- checks -------------------------------------------------------------------------
 # Which load balancer holds the VIP (prints its inventory name, or nothing).
 vip_holder() {
-    local name c addr group
-    while read -r name c addr group; do
+    local name c group
+    while read -r name c _ group; do
         [ "$group" = loadbalancers ] || continue
         if podman exec "$c" ip -4 -o addr show 2>/dev/null | grep -qF " $LAB_VIP/"; then
             echo "$name"
@@ -272,7 +221,7 @@ TXT
 
 # --- commands -----------------------------------------------------------------------
 cmd_up() {
-    local t0 t1 name c addr group
+    local t0 t1
     t0=$(date +%s)
     parse_release_option "$@"
     [ ${#ARGS[@]} -eq 0 ] || die "unknown argument(s) for up: ${ARGS[*]} (usage: bash scripts/lab.sh up [--release $(release_choices)])"
@@ -288,14 +237,9 @@ cmd_up() {
     COLLECTIONS_ROOT="$LAB_COLLECTIONS" install_collection
     read_inventory
     ensure_secrets
-    ensure_network
-    while read -r name c addr group; do
-        ensure_container "$c" "$name" "$addr" "$group"
-    done <<<"$HOSTS"
-    while read -r name c addr group; do
-        wait_booted "$c"
-    done <<<"$HOSTS"
     cd "$REPO"
+    log "ansible-playbook playbooks/lab/containers.yml (network $LAB_NETWORK, $(wc -l <<<"$HOSTS") containers)"
+    LBOPS_RELEASE="$RELEASE" lab_playbook playbooks/lab/containers.yml
     log "ansible-playbook playbooks/lab/webservers.yml"
     lab_playbook playbooks/lab/webservers.yml
     log "ansible-playbook playbooks/site.yml"

@@ -6,8 +6,8 @@
 #               LBOPS_DEFAULT_RELEASE in scripts/lib.sh). Its image is built when
 #               missing (scripts/build-image.sh) and reaches the scenarios'
 #               molecule.yml as LBOPS_RELEASE.
-#   scenario    default: every scenario, i.e. every molecule/<name>/molecule.yml
-#               whose name does not start with "_"
+#   scenario    default: every scenario, i.e. every extensions/molecule/<name>/molecule.yml
+#               whose name does not start with "_" (shared base: extensions/molecule/config.yml)
 # Molecule runs on the newest ansible-core line (ensure_venv).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -23,7 +23,7 @@ install_collection
 export LBOPS_RELEASE="$RELEASE"
 scenarios=("$@")
 if [ ${#scenarios[@]} -eq 0 ]; then
-    for d in "$REPO"/molecule/*/; do
+    for d in "$REPO"/extensions/molecule/*/; do
         name="$(basename "$d")"
         case "$name" in _*) continue ;; esac
         [ -f "$d/molecule.yml" ] || continue
@@ -36,7 +36,7 @@ if [ ${#scenarios[@]} -eq 0 ]; then
 fi
 cd "$REPO"
 for s in "${scenarios[@]}"; do
-    [ -f "$REPO/molecule/$s/molecule.yml" ] || die "no Molecule scenario '$s' (molecule/$s/molecule.yml)"
+    [ -f "$REPO/extensions/molecule/$s/molecule.yml" ] || die "no Molecule scenario '$s' (extensions/molecule/$s/molecule.yml)"
 done
 for s in "${scenarios[@]}"; do
     log "molecule test -s $s (Debian $RELEASE: $(release_image "$RELEASE"))"

@@ -222,8 +222,10 @@ def test_table_list_and_entries(replay, version):
 def test_table_list(replay, version):
     client = replay(version, "show_table_list")
     tables = client.read([("show table", parsers.parse_table_list)])[0]
+    # The integration harness's configuration (instance lb1), tables in HAProxy's order.
     assert [(t["name"], t["type"]) for t in tables] == [
-        ("st_int", "integer"), ("st_ipv6", "ipv6"), ("st_string", "string"), ("fe_main", "ip")]
+        ("st_bin", "binary"), ("st_int", "integer"), ("st_ipv6", "ipv6"), ("st_string", "string"),
+        ("be_failover", "ip"), ("fe_main", "ip")]
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -7,6 +7,7 @@ printed (molecule runs pytest with -s) and collected in MEASURES.
 """
 
 import http.client
+import json
 import os
 import re
 import subprocess
@@ -16,12 +17,19 @@ import time
 import testinfra
 import yaml
 
-with open(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "molecule.yml"), encoding="utf-8") as fh:
-    MOLECULE = yaml.safe_load(fh)
-LB_VARS = MOLECULE["provisioner"]["inventory"]["group_vars"]["loadbalancers"]
-PLATFORMS = {p["hostname"]: p for p in MOLECULE["platforms"]}
-VIP = LB_VARS["keepalived_instances"][0]["virtual_ipaddresses"][0].split("/")[0]
+# The pair is the lab's (playbooks/lab/inventory.yml and group_vars/, linked into
+# Molecule's inventory): host names, container names (ansible_host), addresses (lab_address).
+INVENTORY_DIR = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
+INVENTORY = json.loads(
+    subprocess.run(["ansible-inventory", "-i", INVENTORY_DIR, "--list"], capture_output=True, text=True, check=True).stdout
+)
+HOSTVARS = INVENTORY["_meta"]["hostvars"]
+PLATFORMS = {h: {"name": HOSTVARS[h]["ansible_host"], "ip": HOSTVARS[h]["lab_address"]} for h in HOSTVARS if "lab_address" in HOSTVARS[h]}
+with open(os.path.join(INVENTORY_DIR, "group_vars", "loadbalancers.yml"), encoding="utf-8") as fh:
+    LB_VARS = yaml.safe_load(fh)
+VIP = HOSTVARS["lb1"]["lab_vip"]
 PREEMPT = not LB_VARS.get("keepalived_nopreempt", False)
+PEERS_SECTION = LB_VARS["haproxy_peers_section"]
 PRIMARY, BACKUP = "lb1", "lb2"
 SOCKET = "/run/haproxy/admin.sock"
 SWITCH_LIMIT = 5.0  # seconds the issue allows for the VIP to move
@@ -131,7 +139,7 @@ def playbook(name, *args, timeout=300):
         env["ANSIBLE_CONFIG"] = cfg
     env["ANSIBLE_NOCOLOR"] = "1"
     env["ANSIBLE_STDOUT_CALLBACK"] = "default"
-    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], f"lbops.haproxy.{name}", *args]
+    cmd = ["ansible-playbook", "-i", INVENTORY_DIR, f"lbops.haproxy.{name}", *args]
     start = time.monotonic()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     took = time.monotonic() - start
@@ -169,13 +177,13 @@ def test_vip_on_primary_and_served():
 def test_config_has_peers():
     for short in (PRIMARY, BACKUP):
         cfg = HOSTS[short].file("/etc/haproxy/haproxy.cfg").content_string
-        name = PLATFORMS[short]["name"]
-        assert re.search(rf"^\s+localpeer {name}$", cfg, re.M)
-        assert "peers lbops_pair" in cfg
+        # Peer names are the inventory names (haproxy_peer_name defaults to inventory_hostname).
+        assert re.search(rf"^\s+localpeer {short}$", cfg, re.M)
+        assert f"peers {PEERS_SECTION}" in cfg
         for peer in (PRIMARY, BACKUP):
-            assert f"peer {PLATFORMS[peer]['name']} {PLATFORMS[peer]['ip']}:10000" in cfg
-        assert "stick-table type ip size 2 nopurge peers lbops_pair" in cfg
-        assert "stick-table type ip size 1k expire 30m peers lbops_pair store http_req_cnt" in cfg
+            assert f"peer {peer} {PLATFORMS[peer]['ip']}:10000" in cfg
+        assert f"stick-table type ip size 2 nopurge peers {PEERS_SECTION}" in cfg
+        assert f"stick-table type ip size 1k expire 30m peers {PEERS_SECTION} store http_req_cnt" in cfg
 
 
 def test_peers_replicate_stick_tables():
@@ -256,11 +264,11 @@ def test_failback_playbook():
     """The article's story on the pair: web1 fails, traffic sticks to web2 after web1
     is back; failback.yml clears the table on both members; traffic returns to web1."""
     web1 = HOSTS["web1"]
-    web1.run_test("systemctl stop test-web")
+    web1.run_test("systemctl stop lab-web")
     down = wait_for(lambda: server_status(PRIMARY, "https", "cloudserver") == "DOWN", 15, step=0.2)
     assert down is not None
     assert get(80) == (True, "web2")
-    web1.run_test("systemctl start test-web")
+    web1.run_test("systemctl start lab-web")
     up = wait_for(lambda: server_status(PRIMARY, "https", "cloudserver") == "UP", 15, step=0.2)
     assert up is not None
     assert [get(80) for _attempt in range(3)] == [(True, "web2")] * 3  # stuck on the backup server
@@ -276,9 +284,9 @@ def test_failback_playbook():
     assert rc == 0, out
     lines = report_lines(out, "removed")
     say("failback:\n  " + "\n  ".join(lines))
-    assert {h: recap[h]["changed"] for h in recap} == {PLATFORMS[s]["name"]: 1 for s in (PRIMARY, BACKUP)}, recap
+    assert {h: recap[h]["changed"] for h in recap} == {s: 1 for s in (PRIMARY, BACKUP)}, recap
     for short in (PRIMARY, BACKUP):
-        assert any(line.startswith(PLATFORMS[short]["name"]) and "removed 1 of 1" in line for line in lines), lines
+        assert any(line.startswith(short) and "removed 1 of 1" in line for line in lines), lines
         assert table(short, "https") == {}
 
     rc, out, recap = playbook("failback")
@@ -322,7 +330,7 @@ def test_server_maintenance_playbook():
     assert failures == []
     assert answered == {"web1", "web2"}
     for short in (PRIMARY, BACKUP):
-        assert recap[PLATFORMS[short]["name"]]["changed"] > 0, recap
+        assert recap[short]["changed"] > 0, recap
         assert _servers_state(short) == {"web1": "UP", "web2": "UP"}
 
 

@@ -6,9 +6,10 @@ import time
 import testinfra
 import testinfra.utils.ansible_runner
 
-RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"])
+# The hosts are in the inventory directory's hosts file (molecule.yml), next to Molecule's own file.
+RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"]))
 NAMES = sorted(RUNNER.get_hosts("all"))
-# molecule.yml (static addresses) and vars/scenario.yml (VIPs, password).
+# molecule.yml (static addresses, its inventory) and vars/scenario.yml (VIPs, password).
 IPS = {"lbops-ka-lb1": "10.216.0.11", "lbops-ka-lb2": "10.216.0.12"}
 VIP = "10.216.0.100"  # VI_HAPROXY: preempt, multicast
 STICKY = "10.216.0.101"  # VI_STICKY: nopreempt, unicast
