@@ -153,6 +153,29 @@ run_parallel() {
     done
 }
 
+# The lab of `scripts/lab.sh up` (the README's first command) and the ha_pair scenario are
+# the same four containers (playbooks/lab/), and the lab cell ends with `down`: a lab that
+# is up when those cells come is taken down first and brought back up after the suite.
+LAB_RELEASE=""
+lab_release_up() {  # the release of a lab made by lab.sh, if one exists
+    command -v podman >/dev/null || return 0
+    podman ps -a --filter label=lbops.lab.owner=lab.sh --format '{{index .Labels "lbops.lab.release"}}' 2>/dev/null | head -n 1
+}
+set_lab_aside() {  # before a cell that needs the lab's containers
+    [ -z "$LAB_RELEASE" ] || return 0
+    LAB_RELEASE="$(lab_release_up)"
+    [ -n "$LAB_RELEASE" ] || return 0
+    log "a lab made by scripts/lab.sh is up (Debian $LAB_RELEASE): the cells ha_pair and lab use the same" \
+        "containers, so it goes down now and comes back up (lab.sh up --release $LAB_RELEASE) after the suite"
+    bash scripts/lab.sh down
+}
+LAB_RESTORE_RC=0
+restore_lab() {
+    [ -n "$LAB_RELEASE" ] || return 0
+    log "bringing the lab back up (Debian $LAB_RELEASE), as it was before the suite"
+    bash scripts/lab.sh up --release "$LAB_RELEASE" || LAB_RESTORE_RC=$?
+}
+
 t_suite=$(date +%s)
 batch=()
 for cell in "${selected[@]}"; do
@@ -164,10 +187,12 @@ for cell in "${selected[@]}"; do
         continue
     fi
     if [ ${#batch[@]} -gt 0 ]; then run_parallel "${batch[@]}"; batch=(); fi
+    case "$name" in molecule/ha_pair/*|lab/*) set_lab_aside ;; esac
     run_alone "$name" "${cell#*|*|}"
 done
 if [ ${#batch[@]} -gt 0 ]; then run_parallel "${batch[@]}"; fi
 wait "$prepare_pid" 2>/dev/null
+restore_lab
 
 passed=0 bad=0
 echo
@@ -187,4 +212,9 @@ if [ ${#notrun[@]} -gt 0 ]; then
     echo "!!! They count as failures."
 fi
 echo "suite: $passed passed, $bad failed or not run"
+if [ "$LAB_RESTORE_RC" -ne 0 ]; then
+    echo "!!! the lab that was up before the suite could not be brought back up (rc $LAB_RESTORE_RC):" \
+        "bash scripts/lab.sh up --release $LAB_RELEASE"
+    exit 1
+fi
 [ $bad -eq 0 ]
