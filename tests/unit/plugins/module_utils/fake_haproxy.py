@@ -20,6 +20,7 @@ import json
 from collections import OrderedDict
 
 import pytest
+from ansible.module_utils import _internal as _ansible_internal
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.lbops.haproxy.plugins.module_utils._client import RuntimeClient
@@ -372,10 +373,18 @@ def table_lab(level="admin", version="2.6.12-1+deb12u3"):
 def run_module(capsys, main, args, check_mode=False, diff=False, fakes=None):
     """Run a module's ``main()`` with ``args`` (against ``fakes`` by socket); return its JSON."""
     args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            if fakes is None:
-                main()
-            else:
-                main(client_factory=factory(fakes))
+    # A module runs in a process of its own, never in the controller's. Once a test of
+    # a controller-side plugin (a filter) has imported the controller in this process,
+    # ansible-core would print a module's warnings instead of returning them.
+    saved = _ansible_internal.is_controller
+    _ansible_internal.is_controller = False
+    try:
+        with patch_module_args(args):
+            with pytest.raises(SystemExit):
+                if fakes is None:
+                    main()
+                else:
+                    main(client_factory=factory(fakes))
+    finally:
+        _ansible_internal.is_controller = saved
     return json.loads(capsys.readouterr().out)
