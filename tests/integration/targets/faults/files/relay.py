@@ -24,6 +24,7 @@ WHEN says which connections are attacked (the others are relayed): ``all`` (defa
 follows a connection whose batch held a write command: the re-read).
 """
 
+import json
 import os
 import signal
 import socket
@@ -91,6 +92,44 @@ def upstream_reply(upstream, batch, chunks=False):
         up.close()
 
 
+def boot_time():
+    with open("/proc/stat") as handle:
+        for line in handle:
+            if line.startswith("btime "):
+                return float(line.split()[1])
+    return 0.0
+
+
+BOOT = boot_time()
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_start(pid):
+    """When ``pid`` started (epoch seconds, to a clock tick), or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return BOOT + float(fields[19]) / TICKS
+
+
+def watch_exit(pid, seconds=300):
+    """When ``pid`` is gone (polled every 10 ms), or None after ``seconds``."""
+    end = time.time() + seconds
+    while time.time() < end:
+        if not os.path.exists("/proc/%d" % pid):
+            return time.time()
+        try:
+            with open("/proc/%d/stat" % pid) as handle:
+                if handle.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return time.time()
+        except OSError:
+            return time.time()
+        time.sleep(0.01)
+    return None
+
+
 class Listener(object):
     def __init__(self, name, spec, directory, upstream):
         self.name = name
@@ -117,10 +156,16 @@ class Listener(object):
             with self.lock:
                 self.count += 1
                 number = self.count
+            meta = {"accepted": time.time()}
+            try:
+                pid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+                meta.update(pid=pid, started=process_start(pid))
+            except OSError:
+                pass
             record = open(os.path.join(self.records, "%05d.bin" % number), "wb", buffering=0)
-            threading.Thread(target=self.handle, args=(conn, record), daemon=True).start()
+            threading.Thread(target=self.handle, args=(conn, record, number, meta), daemon=True).start()
 
-    def handle(self, conn, record):
+    def handle(self, conn, record, number, meta):
         try:
             self.handle_one(conn, record)
         except OSError:
@@ -131,6 +176,13 @@ class Listener(object):
             except OSError:
                 pass
             record.close()
+        # The connection's meta: when the client process started and exited (its
+        # wall time), when the connection was accepted and ended.
+        meta["ended"] = time.time()
+        if meta.get("pid"):
+            meta["exited"] = watch_exit(meta["pid"])
+        with open(os.path.join(self.records, "%05d.json" % number), "w") as handle:
+            json.dump(meta, handle)
 
     def handle_one(self, conn, record):
         if self.mode == "close" and self.when == "all":
