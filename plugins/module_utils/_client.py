@@ -241,7 +241,7 @@ class RuntimeClient(object):
         for index, reply in enumerate(replies):
             if index == 0:
                 if not isinstance(reply, Feedback):
-                    raise ProtocolError("unexpected answer to '%s': %s" % (wait_command, clip(repr(list(reply)[:3]), 200)),
+                    raise ProtocolError("the answer to '%s' is not what HAProxy answers: %s" % (wait_command, clip(repr(list(reply)[:3]), 200)),
                                         str(self.target))
                 if reply.text.startswith("Done"):
                     done = True
@@ -249,7 +249,7 @@ class RuntimeClient(object):
                     done = False
                 else:
                     raise classify(wait_command, reply, str(self.target)) or ProtocolError(
-                        "unexpected answer to '%s': %s" % (wait_command, clip(reply.text, 200)), str(self.target))
+                        "the answer to '%s' is not what HAProxy answers: %s" % (wait_command, clip(reply.text, 200)), str(self.target))
                 continue
             command, parser = requests[index - 1]
             values.append(self._value(command, parser, reply))

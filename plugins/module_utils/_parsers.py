@@ -94,7 +94,7 @@ def parse_servers_state(lines):
         if header is None:
             if len(fields) == 1 and fields[0].isdigit():
                 continue  # the format version line
-            raise ProtocolError("unexpected 'show servers state' line: %r" % line[:200])
+            raise ProtocolError("malformed 'show servers state' line: %r" % line[:200])
         names = header if len(header) == len(fields) else list(_SERVERS_STATE_FIELDS[:len(fields)])
         raw = dict(zip(names, fields))
         for key in list(raw):
@@ -145,7 +145,7 @@ def parse_stat_csv(lines):
             header = next(csv.reader([line[2:]]))
             break
         if line.strip():
-            raise ProtocolError("unexpected 'show stat' header: %r" % line[:200])
+            raise ProtocolError("malformed 'show stat' header: %r" % line[:200])
     if header is None:
         return []
     rows = []
@@ -182,7 +182,7 @@ def parse_table_list(lines):
         if header:
             tables.append(header)
         elif line.strip():
-            raise ProtocolError("unexpected 'show table' line: %r" % line[:200])
+            raise ProtocolError("malformed 'show table' line: %r" % line[:200])
     return tables
 
 
@@ -355,7 +355,7 @@ def parse_weight(lines):
         match = _WEIGHT.match(line.strip())
         if match:
             return int(match.group(1)), int(match.group(2))
-    raise ProtocolError("unexpected 'get weight' answer")
+    raise ProtocolError("malformed 'get weight' answer")
 
 
 def parse_cli_level(lines):

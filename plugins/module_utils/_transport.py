@@ -314,7 +314,7 @@ class _Reader(object):
         if line is None:
             raise self._cut(command, "before HAProxy answered")
         if line != prefix:
-            raise ProtocolError("unexpected answer to '%s': %s" % (command, clip(repr(line), 200)), self.target)
+            raise ProtocolError("the answer to '%s' is not HAProxy's CLI protocol: %s" % (command, clip(repr(line), 200)), self.target)
 
     def prompted_line(self, command):
         line = self._line(command)

@@ -19,10 +19,18 @@ from ansible_collections.lbops.haproxy.plugins.module_utils._errors import Inval
 # escape character) plus every control character.
 _FORBIDDEN_IN_NAMES = re.compile(r"[;\\\s\x00-\x1f\x7f]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_WEIGHT = re.compile(r"^(\d{1,3})(%?)$")
-_DATA_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\(\d+\))?$")
-_HEX = re.compile(r"^(?:[0-9a-fA-F]{2})+$")
-_INT64 = re.compile(r"^-?\d{1,19}$")
+# Every pattern ends with \Z, not $: '$' also matches before a trailing newline, and
+# "gpc0\n" would pass for a data type name (then reach the socket, or break a command).
+_WEIGHT = re.compile(r"^(\d{1,3})(%?)\Z")
+_DATA_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\(\d+\))?\Z")
+_HEX = re.compile(r"^(?:[0-9a-fA-F]{2})+\Z")
+_INT64 = re.compile(r"^-?\d{1,19}\Z")
+_INTEGER_KEY = re.compile(r"^\d{1,10}\Z")
+_DATA_VALUE = re.compile(r"^\d{1,20}\Z")
+# The largest value HAProxy stores for a data type: 64-bit counters, the signed
+# server id, and 32-bit unsigned integers for every other one (counters, gpt, rates).
+_DATA_MAX = {"bytes_in_cnt": (1 << 64) - 1, "bytes_out_cnt": (1 << 64) - 1, "server_id": (1 << 31) - 1}
+_DATA_MAX_DEFAULT = (1 << 32) - 1
 
 FILTER_OPERATORS = ("eq", "ne", "le", "ge", "lt", "gt")
 # HAProxy's STKTABLE_FILTER_LEN: the same in every version from 2.6 to 3.5-dev.
@@ -87,7 +95,9 @@ def resolve_weight(value, initial_weight):
 
 
 def check_address(value):
-    """A literal IPv4 or IPv6 address (HAProxy refuses host names here)."""
+    """A literal IPv4 or IPv6 address (HAProxy refuses host names and IPv6 zones here)."""
+    if "%" in str(value):
+        raise InvalidInput("invalid address %r: HAProxy's runtime API refuses IPv6 zone (scope) addresses" % (value,))
     try:
         return str(ipaddress.ip_address(str(value)))
     except ValueError:
@@ -119,12 +129,14 @@ def normalize_key(key, table_type):
         except ValueError:
             raise InvalidInput("invalid key %r for a table of type ip: expected an IPv4 address" % text)
     if table_type == "ipv6":
+        if "%" in text:
+            raise InvalidInput("invalid key %r for a table of type ipv6: IPv6 zone (scope) addresses are not keys" % text)
         try:
             return str(ipaddress.IPv6Address(text))
         except ValueError:
             raise InvalidInput("invalid key %r for a table of type ipv6: expected an IPv6 address" % text)
     if table_type == "integer":
-        if not re.match(r"^\d{1,10}$", text) or int(text) > 4294967295:
+        if not _INTEGER_KEY.match(text) or int(text) > 4294967295:
             raise InvalidInput("invalid key %r for a table of type integer: expected an integer from 0 to 4294967295" % text)
         return str(int(text))
     if table_type == "binary":
@@ -146,9 +158,14 @@ def check_data_type(name):
 
 def check_data_value(name, value):
     text = str(value).strip()
-    if isinstance(value, bool) or not re.match(r"^\d{1,20}$", text):
+    if isinstance(value, bool) or not _DATA_VALUE.match(text):
         raise InvalidInput("invalid value %r for data.%s: expected a non-negative integer" % (value, name))
-    return int(text)
+    number = int(text)
+    # Beyond its size, HAProxy stores a value modulo 2^32 (2^32 into gpc0 is 0).
+    largest = _DATA_MAX.get(str(name).split("(")[0], _DATA_MAX_DEFAULT)
+    if number > largest:
+        raise InvalidInput("invalid value %d for data.%s: HAProxy stores at most %d there" % (number, name, largest))
+    return number
 
 
 def check_filters(filters):

@@ -172,7 +172,7 @@ def decode(name, rows):
     status = (frontend[0].get("status") or "").strip()
     word = status.split(" ", 1)[0] if status else ""
     if word not in _STATUS:
-        raise ProtocolError("unexpected status %r for frontend %s" % (status, name))
+        raise ProtocolError("unknown status %r for frontend %s" % (status, name))
     return _STATUS[word], status
 
 

@@ -171,13 +171,18 @@ def test_timeout(sock_path):
 
 @pytest.mark.parametrize("reply, message", [
     (b"", "closed before HAProxy answered"),
-    (b"garbage\n", "unexpected answer to 'prompt'"),
-    (b"\n> oops\n\n", "unexpected answer to 'set severity-output'"),
+    (b"garbage\n", "the answer to 'prompt' is not HAProxy's CLI protocol"),
+    (b"\n> oops\n\n", "the answer to 'set severity-output' is not HAProxy's CLI protocol"),
     (b"\n> \nno prompt\n", "expected the prompt"),
     (b"\n> \n", "closed before HAProxy answered 'show info'"),
+    # A peer that is not HAProxy (the fault-injection suite's garbage listener).
+    (b"\x00\xff\xfeHTTP/1.1 400 Bad Request\r\n\x1b[31m\xc3\x28 garbage\r\n", "is not HAProxy's CLI protocol"),
 ])
 def test_protocol_errors(sock_path, reply, message):
     FakeCli(sock_path, [reply])
     with pytest.raises(ProtocolError) as err:
         collect(t.Session(t.Target(sock_path), 1), ["show info"])
     assert message in str(err.value)
+    # One line, and never the catch-all's word: a typed error is not an "unexpected" one.
+    assert len(str(err.value).splitlines()) == 1
+    assert "unexpected" not in str(err.value).lower()

@@ -54,8 +54,9 @@ def test_resolve_weight():
 def test_address_and_port():
     assert v.check_address("127.0.0.1") == "127.0.0.1"
     assert v.check_address("2001:DB8::1") == "2001:db8::1"
-    with pytest.raises(InvalidInput):
-        v.check_address("web.example")
+    for bad in ("web.example", "fe80::1%lo", "fe80::1%eth0", "127.0.0.1\n"):
+        with pytest.raises(InvalidInput):
+            v.check_address(bad)
     assert v.check_port("443") == 443
     for bad in (0, 65536, "x", None):
         with pytest.raises(InvalidInput):
@@ -78,6 +79,7 @@ def test_normalize_key(key, ttype, canonical):
     ("notanip", "ip"), ("::1", "ip"), ("10.0.0.256", "ip"), ("10.0.0", "ip"), ("", "ip"),
     ("10.0.0.1", "ipv6"), ("-1", "integer"), ("4294967296", "integer"), ("1e3", "integer"),
     ("abc", "binary"), ("0a0", "binary"), ("a\nb", "string"), ("x", "peers"),
+    ("fe80::1%lo", "ipv6"), ("10\n", "integer"), ("0a0b\n", "binary"),
 ])
 def test_normalize_key_refused(key, ttype):
     with pytest.raises(InvalidInput):
@@ -87,13 +89,17 @@ def test_normalize_key_refused(key, ttype):
 def test_data_types_and_values():
     assert v.check_data_type("gpc0") == "gpc0"
     assert v.check_data_type("http_req_rate(10000)") == "http_req_rate(10000)"
-    for bad in ("", "GPC0", "gpc 0", "data.gpc0", "gpc0;"):
+    for bad in ("", "GPC0", "gpc 0", "data.gpc0", "gpc0;", "gpc0\n", "http_req_rate(10)\n"):
         with pytest.raises(InvalidInput):
             v.check_data_type(bad)
     assert v.check_data_value("gpc0", "12") == 12
-    for bad in (-1, "x", True, "1.5"):
+    assert v.check_data_value("gpc0", 4294967295) == 4294967295
+    assert v.check_data_value("bytes_in_cnt", 4294967296) == 4294967296
+    for bad in (-1, "x", True, "1.5", 4294967296):
         with pytest.raises(InvalidInput):
             v.check_data_value("gpc0", bad)
+    with pytest.raises(InvalidInput):
+        v.check_data_value("server_id", 1 << 31)
 
 
 def test_filters():
