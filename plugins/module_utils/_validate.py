@@ -150,9 +150,21 @@ def normalize_key(key, table_type):
     raise InvalidInput("unsupported stick-table type %r" % (table_type,))
 
 
+# The stick-table data types of HAProxy 2.6 to 3.2 (stktable_data_types in src/stick_table.c).
+# HAProxy refuses any other name, but 'set table' creates the entry before it does.
+DATA_TYPES = frozenset((
+    "server_id", "server_key", "gpt0", "gpt", "gpc0", "gpc0_rate", "gpc1", "gpc1_rate", "gpc", "gpc_rate",
+    "conn_cnt", "conn_rate", "conn_cur", "sess_cnt", "sess_rate", "http_req_cnt", "http_req_rate",
+    "http_err_cnt", "http_err_rate", "http_fail_cnt", "http_fail_rate", "bytes_in_cnt", "bytes_in_rate",
+    "bytes_out_cnt", "bytes_out_rate", "glitch_cnt", "glitch_rate",
+))
+
+
 def check_data_type(name):
     if not name or not _DATA_TYPE.match(str(name)):
         raise InvalidInput("invalid stick-table data type %r" % (name,))
+    if str(name).split("(")[0] not in DATA_TYPES:
+        raise InvalidInput("unknown stick-table data type %r (HAProxy knows %s)" % (name, ", ".join(sorted(DATA_TYPES))))
     return str(name)
 
 

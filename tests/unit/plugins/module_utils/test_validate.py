@@ -89,7 +89,7 @@ def test_normalize_key_refused(key, ttype):
 def test_data_types_and_values():
     assert v.check_data_type("gpc0") == "gpc0"
     assert v.check_data_type("http_req_rate(10000)") == "http_req_rate(10000)"
-    for bad in ("", "GPC0", "gpc 0", "data.gpc0", "gpc0;", "gpc0\n", "http_req_rate(10)\n"):
+    for bad in ("", "GPC0", "gpc 0", "data.gpc0", "gpc0;", "gpc0\n", "http_req_rate(10)\n", "nosuch_type"):
         with pytest.raises(InvalidInput):
             v.check_data_type(bad)
     assert v.check_data_value("gpc0", "12") == 12
