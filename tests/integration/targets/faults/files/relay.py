@@ -203,7 +203,7 @@ class Listener(object):
             return
         if mode == "huge":
             block = b"A" * 65536
-            for dummy in range(HUGE // len(block)):
+            for _dummy in range(HUGE // len(block)):
                 conn.sendall(block)
             drain_client(conn, record, 30)
             return
@@ -254,7 +254,7 @@ def stop(directory):
     # Only this relay: a reused pid is left alone.
     if b"relay.py" in line and directory.encode() in line:
         os.kill(pid, signal.SIGTERM)
-        for dummy in range(100):
+        for _dummy in range(100):
             if not os.path.exists("/proc/%d" % pid):
                 break
             time.sleep(0.05)
