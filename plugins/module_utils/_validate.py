@@ -12,6 +12,7 @@ Everything here runs before a socket is opened: a bad value raises
 
 import ipaddress
 import re
+import socket
 
 from ansible_collections.lbops.haproxy.plugins.module_utils._errors import InvalidInput
 
@@ -94,12 +95,24 @@ def resolve_weight(value, initial_weight):
     return result
 
 
+def canonical_address(address):
+    """An address as HAProxy shows it: ``inet_ntop``'s text.
+
+    Python's own text of an IPv4-mapped IPv6 address differs by version
+    (``::ffff:7f00:1`` up to 3.12, ``::ffff:127.0.0.1`` from 3.13) and from
+    HAProxy's, which would make such an address "changed" on every run.
+    """
+    if address.version == 6:
+        return socket.inet_ntop(socket.AF_INET6, address.packed)
+    return str(address)
+
+
 def check_address(value):
     """A literal IPv4 or IPv6 address (HAProxy refuses host names and IPv6 zones here)."""
     if "%" in str(value):
         raise InvalidInput("invalid address %r: HAProxy's runtime API refuses IPv6 zone (scope) addresses" % (value,))
     try:
-        return str(ipaddress.ip_address(str(value)))
+        return canonical_address(ipaddress.ip_address(str(value)))
     except ValueError:
         raise InvalidInput("invalid address %r: expected a literal IPv4 or IPv6 address (HAProxy's runtime API refuses host names)" % (value,))
 
@@ -132,7 +145,7 @@ def normalize_key(key, table_type):
         if "%" in text:
             raise InvalidInput("invalid key %r for a table of type ipv6: IPv6 zone (scope) addresses are not keys" % text)
         try:
-            return str(ipaddress.IPv6Address(text))
+            return canonical_address(ipaddress.IPv6Address(text))
         except ValueError:
             raise InvalidInput("invalid key %r for a table of type ipv6: expected an IPv6 address" % text)
     if table_type == "integer":

@@ -54,6 +54,10 @@ def test_resolve_weight():
 def test_address_and_port():
     assert v.check_address("127.0.0.1") == "127.0.0.1"
     assert v.check_address("2001:DB8::1") == "2001:db8::1"
+    # As HAProxy shows them (inet_ntop), whatever Python's own text (3.12: '::ffff:7f00:5').
+    assert v.check_address("::ffff:127.0.0.5") == "::ffff:127.0.0.5"
+    assert v.check_address("::FFFF:7F00:5") == "::ffff:127.0.0.5"
+    assert v.normalize_key("::ffff:7f00:5", "ipv6") == "::ffff:127.0.0.5"
     for bad in ("web.example", "fe80::1%lo", "fe80::1%eth0", "127.0.0.1\n"):
         with pytest.raises(InvalidInput):
             v.check_address(bad)
