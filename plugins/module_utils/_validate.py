@@ -176,7 +176,7 @@ DATA_TYPES = frozenset((
 def check_data_type(name):
     if not name or not _DATA_TYPE.match(str(name)):
         raise InvalidInput("invalid stick-table data type %r" % (name,))
-    if str(name).split("(")[0] not in DATA_TYPES:
+    if str(name).split("(", maxsplit=1)[0] not in DATA_TYPES:
         raise InvalidInput("unknown stick-table data type %r (HAProxy knows %s)" % (name, ", ".join(sorted(DATA_TYPES))))
     return str(name)
 
@@ -187,7 +187,7 @@ def check_data_value(name, value):
         raise InvalidInput("invalid value %r for data.%s: expected a non-negative integer" % (value, name))
     number = int(text)
     # Beyond its size, HAProxy stores a value modulo 2^32 (2^32 into gpc0 is 0).
-    largest = _DATA_MAX.get(str(name).split("(")[0], _DATA_MAX_DEFAULT)
+    largest = _DATA_MAX.get(str(name).split("(", maxsplit=1)[0], _DATA_MAX_DEFAULT)
     if number > largest:
         raise InvalidInput("invalid value %d for data.%s: HAProxy stores at most %d there" % (number, name, largest))
     return number
