@@ -237,20 +237,24 @@ class Runner(object):
         """The result dict of one target (``changed``, ``diff``, the module's fields)."""
         definition, request = self.definition, self.request
         step = Step(client, self.check_mode, self.clock, self.sleep, definition.describe)
-        state = client.read_named([LEVEL_READ] + list(definition.reads(request)))
-        if state.get("version"):
-            client.note_version(state["version"])
-        minimum = definition.minimum_level(request)
-        if minimum is not None:
-            require_level(client, state["level"], minimum[0], minimum[1])
-        plan = definition.plan(request, state)
-        rounds = 0
-        while plan.more_reads:
-            rounds += 1
-            if rounds > self.MAX_READ_ROUNDS:
+        plans = []
+
+        def more(state):
+            # Once a read batch is answered: the plan, or the reads it still needs,
+            # which go over the same connection (a no-op is one connection in all).
+            if not plans:
+                if state.get("version"):
+                    client.note_version(state["version"])
+                minimum = definition.minimum_level(request)
+                if minimum is not None:
+                    require_level(client, state["level"], minimum[0], minimum[1])
+            plans.append(definition.plan(request, state))
+            if plans[-1].more_reads and len(plans) > self.MAX_READ_ROUNDS:
                 raise HAProxyError("the plan kept asking for more reads (a bug of the module)")
-            state.update(client.read_named(plan.more_reads))
-            plan = definition.plan(request, state)
+            return plans[-1].more_reads
+
+        state = client.read_named([LEVEL_READ] + list(definition.reads(request)), more=more)
+        plan = plans[-1]
         if plan.commands:
             require_level(client, state["level"], plan.level, plan.commands[0])
         if self.check_mode or not (plan.commands or plan.follow_up):
@@ -268,6 +272,9 @@ class Runner(object):
             exc.changed = exc.changed or step.changed
             if step.written:
                 exc.commands = exc.commands or list(step.sent)
+                # What a module's check says before any write ("...; nothing was sent")
+                # is no longer true once a batch went out.
+                exc.message = exc.message.replace("; nothing was sent", "")
             raise
         result = dict(result)
         result["changed"] = bool(definition.changed(request, plan, step, result))

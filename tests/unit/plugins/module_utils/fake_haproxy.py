@@ -155,12 +155,19 @@ class FakeHAProxy(object):
 
     # -- the CLI ---------------------------------------------------------
 
-    def run(self, commands):
+    def run(self, commands, follow=None):
         if self.on_session:
             self.on_session(self)
-        self.sessions.append(list(commands))
-        for command in commands:
-            yield self.answer(command)
+        record = list(commands)
+        self.sessions.append(record)
+        while commands:
+            for command in commands:
+                yield self.answer(command)
+            if follow is None:
+                break
+            commands = list(follow() or [])
+            encode_commands(commands)
+            record.extend(commands)
 
     def answer(self, command):
         if command in self.replies:
@@ -412,9 +419,9 @@ class _FakeSession(object):
     def __init__(self, haproxy):
         self.haproxy = haproxy
 
-    def run(self, commands):
+    def run(self, commands, follow=None):
         encode_commands(commands)  # what the real session refuses before connecting
-        return self.haproxy.run(commands)
+        return self.haproxy.run(commands, follow)
 
 
 class FakeClient(RuntimeClient):

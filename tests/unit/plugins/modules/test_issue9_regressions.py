@@ -140,6 +140,20 @@ def test_not_found_on_the_reread_does_not_say_nothing_was_sent(capsys, fakes):
     assert "nothing was sent" not in msg
 
 
+def test_server_gone_on_the_reread_does_not_say_nothing_was_sent(capsys, fakes):
+    fake = fakes["/lb1.sock"]
+
+    def drop_server(haproxy):
+        if len(haproxy.sessions) == 2:  # after the write: HAProxy reloaded without s1
+            haproxy.backends["be_app"][1].pop(0)
+    fake.on_session = drop_server
+    out = run(capsys, haproxy_server.main, {"socket": "/lb1.sock", "backend": "be_app", "name": "s1", "state": "maint"})
+    msg = one_line(out)
+    assert out["changed"] is True and "unknown server s1" in msg
+    assert "nothing was sent" not in msg
+    assert out["results"][0]["commands"] == ["set server be_app/s1 state maint"]
+
+
 # -- set table with a data type the table does not store --------------------
 
 def test_data_type_not_stored_refused_before_sending(capsys, fakes):
