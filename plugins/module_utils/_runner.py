@@ -358,6 +358,26 @@ def _run_one(function, client):
     return result
 
 
+def printable(value):
+    """``value`` with every lone surrogate (a byte of a key that is not UTF-8) shown as ``\\xNN``.
+
+    Keys read from HAProxy are decoded with ``surrogateescape`` so that they
+    are the same bytes again in a command; no such character may reach the
+    module's JSON output.
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if isinstance(value, dict):
+        return dict((printable(key), printable(item)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return [printable(item) for item in value]
+    return value
+
+
 def run_on_targets(module, function, clients=None, finish=None):
     """Run ``function(client) -> dict`` on every target in parallel and exit the module.
 
@@ -386,6 +406,8 @@ def run_on_targets(module, function, clients=None, finish=None):
         }
     for result in results:
         result.pop("diff", None)
+    output = printable(output)
+    results = output["results"]
     if finish is not None:
         finish(output)
     failed = [result for result in results if result["failed"]]

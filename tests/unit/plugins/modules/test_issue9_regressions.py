@@ -204,6 +204,22 @@ def test_non_utf8_bytes_are_shown_as_escapes_that_round_trip(capsys, fakes):
     assert list(table.entries) == []
 
 
+@pytest.mark.parametrize("raw", [b"caf\xc3\xa9", b"x\xffy", b"a\\b", b"\\x41", b"\xc3", b"\xe2\x82\xac\xff\xfe", b"sp ace;"])
+def test_key_text_round_trips_to_the_same_bytes(raw):
+    key = raw.decode("utf-8", "surrogateescape")  # as the parser gives it
+    shown = validate.key_text(key)
+    shown.encode("utf-8")  # printable in JSON
+    assert validate.key_from_text(shown) == key
+    assert validate.key_from_text(shown).encode("utf-8", "surrogateescape") == raw
+
+
+def test_parser_reads_haproxys_escapes_as_bytes():
+    from ansible_collections.lbops.haproxy.plugins.module_utils._parsers import parse_table_entry
+    entry = parse_table_entry("0x1: key=caf\\xC3\\xA9\\ x\\xFF\\= use=0 exp=0 gpc0=1")
+    assert entry["key"] == "caf\u00e9 x\udcff="
+    assert validate.key_text(entry["key"]) == "caf\u00e9 x\\xFF="
+
+
 def test_full_clear_next_to_a_utf8_key_clears_the_right_entries(capsys, fakes):
     fake = fakes["/lb1.sock"]
     table = fake.tables["st_string"]
