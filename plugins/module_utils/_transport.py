@@ -28,6 +28,8 @@ frame them.
 """
 
 import errno
+import ipaddress
+import posixpath
 import re
 import selectors
 import socket
@@ -87,10 +89,15 @@ class Target(object):
 
     @property
     def key(self):
-        """What identifies the endpoint: ``/x`` and ``unix@/x`` are the same socket."""
+        """What identifies the endpoint: ``/x``, ``unix@/x`` and ``/./x`` are the same socket."""
         if self.family == socket.AF_UNIX:
-            return ("unix", self.address)
-        return (self.family, self.address)
+            return ("unix", posixpath.normpath(self.address))
+        host, port = self.address
+        try:
+            host = str(ipaddress.ip_address(host))  # 127.0.0.1 and ::1 as one spelling each
+        except ValueError:
+            pass
+        return (self.family, (host, port))
 
     def connect(self, timeout):
         """Open a connection; every failure becomes a one-line typed error."""
