@@ -437,7 +437,7 @@ def test_table_no_ops_use_one_connection(capsys, fakes, args):
 
 # -- check mode predicts the real run -------------------------------------------------
 
-@pytest.mark.parametrize("weight", ["5", "50%"])
+@pytest.mark.parametrize("weight", ["5", "200%"])
 def test_check_mode_predicts_a_static_algorithm_refusal(capsys, fakes, weight):
     fake = fakes["/lb1.sock"]
     args = {"socket": "/lb1.sock", "backend": "be_static", "name": "a", "weight": weight}
@@ -448,10 +448,19 @@ def test_check_mode_predicts_a_static_algorithm_refusal(capsys, fakes, weight):
     assert fake.writes == []
 
 
-@pytest.mark.parametrize("weight", ["0", "100%", "1", "0%"])
+@pytest.mark.parametrize("weight", ["0", "100%", "1", "0%", "50%"])
 def test_static_algorithm_accepts_zero_and_the_initial_weight(capsys, fakes, weight):
     out = run(capsys, haproxy_server.main, {"socket": "/lb1.sock", "backend": "be_static", "name": "a", "weight": weight})
     assert out.get("failed", False) is False, out
+
+
+def test_hash_algorithm_weight_is_left_to_haproxy_with_a_warning_in_check_mode(capsys, fakes):
+    args = {"socket": "/lb1.sock", "backend": "be_hash", "name": "a", "weight": "5"}
+    predicted = run(capsys, haproxy_server.main, args, check_mode=True)
+    assert predicted["changed"] is True
+    assert "hash-type consistent" in json.dumps(predicted["warnings"])
+    real = run(capsys, haproxy_server.main, args)
+    assert "static LB algorithm" in one_line(real)
 
 
 @pytest.mark.parametrize("args", [
