@@ -159,6 +159,8 @@ class RuntimeClient(object):
 
     def _value(self, command, parser, reply):
         parser = parser or _collect
+        if isinstance(reply, Feedback) and getattr(parser, "takes_feedback", False):
+            return parser(reply)  # a probe: HAProxy's refusal is the answer it reads
         if isinstance(reply, Feedback):
             error = classify(command, reply, str(self.target))
             if error is not None:

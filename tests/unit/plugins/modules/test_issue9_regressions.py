@@ -161,7 +161,7 @@ def test_data_type_not_stored_refused_before_sending(capsys, fakes):
     out = run(capsys, haproxy_table.main, {"socket": "/lb1.sock", "name": "st_string", "state": "present",
                                            "keys": ["newkey"], "data": {"conn_cnt": 1}})
     msg = one_line(out)
-    assert "conn_cnt" in msg and "not stored" in msg and "nothing was sent" in msg
+    assert "does not store data.conn_cnt" in msg and "nothing was sent" in msg
     assert fake.writes == [] and "newkey" not in fake.tables["st_string"].entries
     assert out["changed"] is False
 
