@@ -166,6 +166,21 @@ def test_data_type_not_stored_refused_before_sending(capsys, fakes):
     assert out["changed"] is False
 
 
+def test_set_table_refused_after_creating_the_entry_reports_a_change():
+    # Should a refusal get past the checks (a type the probe did not see), the entry HAProxy
+    # created before refusing is reported: changed, never "nothing was changed".
+    from ansible_collections.lbops.haproxy.plugins.module_utils._runner import Step
+    from ansible_collections.lbops.haproxy.tests.unit.plugins.module_utils.fake_haproxy import FakeClient
+    fake = table_lab()
+    step = Step(FakeClient(fake))
+    with pytest.raises(HAProxyError) as err:
+        step.write(["set table st_string key newkey data.conn_cnt 1"])
+    assert "newkey" in fake.tables["st_string"].entries
+    assert err.value.changed is True and step.changed is True
+    assert "nothing was changed" not in str(err.value)
+    assert "may have created the entries of the refused set table st_string key newkey" in str(err.value)
+
+
 def test_unknown_data_type_refused_before_sending(capsys, fakes):
     fake = fakes["/lb1.sock"]
     out = run(capsys, haproxy_table.main, {"socket": "/lb1.sock", "name": "st_string", "state": "present",
