@@ -167,9 +167,11 @@ def matches(entry, data):
     return True
 
 
-def predict_set(entry, data, key, stored=()):
-    """The entry after ``set table``: a new one holds every stored type at 0."""
+def predict_set(entry, data, key, stored=(), shard=None):
+    """The entry after ``set table``: a new one holds every stored type at 0 (and ``shard``, if given)."""
     predicted = {"key": key, "use": 0, "exp": None, "data": dict((name, 0) for name in stored)}
+    if shard is not None:
+        predicted["shard"] = shard
     if entry is not None:
         predicted = dict(entry, data=dict(entry["data"]))
     for name, value in data:

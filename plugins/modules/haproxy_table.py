@@ -394,6 +394,8 @@ class Table(Definition):
 
     def reads(self, request):
         reads = [Read("tables", "show table", parsers.parse_table_list)]
+        if request.state == "present":  # 2.7+ shows the shard of an entry: a new one's is predicted
+            reads.append(Read("version", "show version", parsers.parse_version))
         if request.keys is None:
             reads.append(Read("dump", request.show_command(), Dump(request.max_entries).consume,
                               missing=_missing(request)))
@@ -453,11 +455,15 @@ class Table(Definition):
         if request.state == "present":
             stored = [name for name in SCALAR_DATA_TYPES if state.get("stores %s" % name)]
             check_stored(request, state, stored)
+            # The shard of a new entry: 0 unless the table is sharded among peers (2.7+ shows it).
+            shard = None
+            if parsers.version_tuple(state.get("version") or "0.0") >= (2, 7):
+                shard = 0
             todo = [key for key in keys if not matches(found[key], request.data)]
             commands = [request.set_command(key) for key in todo]
             predicted = dict(found)
             for key in todo:
-                predicted[key] = predict_set(found[key], request.data, key, stored)
+                predicted[key] = predict_set(found[key], request.data, key, stored, shard)
             after = self._keys_snapshot(request, keys, predicted) if todo else before
             prediction = Notes(request.max_entries)
             prediction.note(commands)

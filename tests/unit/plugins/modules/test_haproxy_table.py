@@ -293,7 +293,7 @@ def test_invalid_ip_key_refused_before_any_key_is_sent():
             run_table(sim, state="present", keys=["10.9.0.1", key], data={"gpc0": 1})
         assert "type ip" in str(err.value)
     assert sim.writes == []
-    assert all(command in ("show cli level", "show table") for session in sim.sessions for command in session)
+    assert all(command in ("show cli level", "show table", "show version") for session in sim.sessions for command in session)
     assert "0.0.0.0" not in keys_of(sim)
 
 

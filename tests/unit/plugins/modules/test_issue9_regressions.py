@@ -506,3 +506,13 @@ def test_check_mode_table_present_equals_the_real_run(capsys, fakes, args):
     for field in ("after", "before", "updated", "commands", "changed"):
         assert predicted["results"][0][field] == real["results"][0][field], field
     assert predicted["diff"] == real["diff"]
+
+
+def test_check_mode_table_present_equals_the_real_run_with_shards(capsys, fakes):
+    fakes["/lb1.sock"].version = "3.2.26-1"  # entries show shard=0
+    args = {"socket": "/lb1.sock", "state": "present", "name": "st_string", "keys": ["new"], "data": {"gpc0": 4}}
+    predicted = run(capsys, haproxy_table.main, args, check_mode=True, diff=True)
+    real = run(capsys, haproxy_table.main, args, diff=True)
+    assert real["results"][0]["after"]["entries"][0]["shard"] == 0
+    assert predicted["results"][0]["after"] == real["results"][0]["after"]
+    assert predicted["diff"] == real["diff"]
