@@ -80,10 +80,13 @@ class Plan(object):
     them (one more connection) and calls ``plan()`` again. ``data``: anything
     the module's later steps need. ``tolerate_busy``: writes refused because a
     session holds the entry are not errors (the follow-up retries them).
+    ``check_reads``: reads that only check mode makes (then plans again), where
+    a real run can act without them and learns the outcome from its re-read
+    (a big table's full clear).
     """
 
     def __init__(self, commands=(), difference=None, result=None, level="admin", follow_up=False,
-                 more_reads=None, data=None, tolerate_busy=False):
+                 more_reads=None, data=None, tolerate_busy=False, check_reads=None):
         self.commands = list(commands)
         self.tolerate_busy = tolerate_busy
         self.difference = difference
@@ -91,6 +94,7 @@ class Plan(object):
         self.level = level
         self.follow_up = follow_up
         self.more_reads = list(more_reads or [])
+        self.check_reads = list(check_reads or [])
         self.data = data
 
 
@@ -246,18 +250,21 @@ class Runner(object):
         plans = []
 
         def more(state):
-            # Once a read batch is answered: the plan, or the reads it still needs,
-            # which go over the same connection (a no-op is one connection in all).
+            # Once a read batch is answered: the plan, or the reads it still needs
+            # (check mode's own, too), which go over the same connection (a no-op is
+            # one connection in all).
             if not plans:
                 if state.get("version"):
                     client.note_version(state["version"])
                 minimum = definition.minimum_level(request)
                 if minimum is not None:
                     require_level(client, state["level"], minimum[0], minimum[1])
-            plans.append(definition.plan(request, state))
-            if plans[-1].more_reads and len(plans) > self.MAX_READ_ROUNDS:
+            plan = definition.plan(request, state)
+            plans.append(plan)
+            reads = plan.more_reads or (plan.check_reads if self.check_mode else [])
+            if reads and len(plans) > self.MAX_READ_ROUNDS:
                 raise HAProxyError("the plan kept asking for more reads (a bug of the module)")
-            return plans[-1].more_reads
+            return reads
 
         state = client.read_named([LEVEL_READ] + list(definition.reads(request)), more=more)
         plan = plans[-1]
