@@ -340,7 +340,7 @@ def check_not_cut(request, table, key, entry, what_happened):
 
 def check_stored(request, state, stored):
     """Refuse data types the table does not store (HAProxy would refuse them, and create the entry anyway)."""
-    for name, dummy in request.data:
+    for name, _value in request.data:
         base = name.split("(", 1)[0]
         answer = state.get("stores %s" % base)
         if answer is None:
@@ -420,7 +420,7 @@ class Table(Definition):
     def _probe_reads(request):
         """Which data types the table stores (to refuse others, and predict a new entry): nothing is dumped."""
         names = list(SCALAR_DATA_TYPES)
-        for name, dummy in request.data:
+        for name, _value in request.data:
             base = name.split("(", 1)[0]
             if base not in names:
                 names.append(base)
