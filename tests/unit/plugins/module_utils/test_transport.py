@@ -183,7 +183,6 @@ def test_protocol_errors(sock_path, reply, message):
     assert message in str(err.value)
 
 
-
 def test_follow_up_reads_go_over_the_same_connection(sock_path):
     """Reads that depend on the first answers are sent once those are read, without a new connection."""
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
