@@ -261,7 +261,7 @@ def test_clear_keys_only_existing_ones():
     assert result["removed"] == 1
     assert result["after"]["count"] == 0
     again = run_table(sim, keys=["10.9.0.1", "10.9.0.99"])
-    assert again["changed"] is False and again["_connections"] == 2  # table list, then the keys
+    assert again["changed"] is False and again["_connections"] == 1  # table list, then the keys, one connection
 
 
 def test_clear_keys_in_use_retried_then_reported():
@@ -293,7 +293,7 @@ def test_invalid_ip_key_refused_before_any_key_is_sent():
             run_table(sim, state="present", keys=["10.9.0.1", key], data={"gpc0": 1})
         assert "type ip" in str(err.value)
     assert sim.writes == []
-    assert all(command in ("show cli level", "show table") for session in sim.sessions for command in session)
+    assert all(command in ("show cli level", "show table", "show version") for session in sim.sessions for command in session)
     assert "0.0.0.0" not in keys_of(sim)
 
 
@@ -351,12 +351,14 @@ def test_present_escaped_string_key_is_idempotent():
     assert run_table(sim, name="st_string", state="present", keys=["a b"], data={"server_id": 3})["changed"] is False
 
 
-def test_present_data_not_stored_is_haproxys_error():
+def test_present_data_not_stored_is_refused_before_sending():
+    # HAProxy refuses it too, but only after it created the entry: the module asks first.
     sim = lab()
-    with pytest.raises(HAProxyError) as err:
+    with pytest.raises(InvalidInput) as err:
         run_table(sim, state="present", keys=["10.1.1.1"], data={"server_id": 1})
-    assert "Data type not stored in this table" in str(err.value)
+    assert "table 'fe_main' does not store data.server_id (it stores: gpc0, conn_cur); nothing was sent" in str(err.value)
     assert err.value.changed is False
+    assert sim.writes == [] and "10.1.1.1" not in keys_of(sim)
 
 
 def test_present_with_shard_field_of_27():
@@ -482,8 +484,8 @@ def test_big_full_clear_check_mode_reads_and_predicts_the_real_run(monkeypatch):
     real = run_table(sim, fail_on_in_use=False)
     for result in (predicted, real):
         result.pop("_connections")
-    big_before = {"count": 8, "in_use": None, "entries": [], "truncated": True}
-    assert predicted["diff"]["before"] == real["diff"]["before"] == big_before
+    expected_before = {"count": 8, "in_use": None, "entries": [], "truncated": True}
+    assert predicted["diff"]["before"] == real["diff"]["before"] == expected_before
     # Commands aside (HAProxy 2.6 skips the entry before one in use: the real run then
     # clears it by key), the prediction is the real run.
     assert (predicted.pop("commands"), predicted.pop("commands_count")) == (["clear table fe_main"], 1)
