@@ -162,6 +162,9 @@ def encode_commands(commands):
                                % (len(data), MAX_COMMAND_BYTES, clip(command, 120)))
         if b"\n" in data or b"\r" in data:
             raise InvalidInput("a command contains a line break: %r; nothing was sent" % clip(command, 120))
+        if b"\x00" in data:
+            # HAProxy reads a command as a C string: it would act on the part before the NUL.
+            raise InvalidInput("a command contains a NUL character: %r; nothing was sent" % clip(command, 120))
         lines.append(data + b"\n")
     lines.append(b"quit\n")
     return b"".join(lines)
