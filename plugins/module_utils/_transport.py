@@ -156,7 +156,11 @@ def encode_commands(commands):
     """The bytes of a batch; a command too long for HAProxy's line buffer is refused."""
     lines = [b"prompt\nset severity-output number\n"]
     for command in commands:
-        data = command.encode("utf-8", "surrogateescape")
+        try:
+            data = command.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            raise InvalidInput("a command holds a character that stands for no bytes (a lone surrogate): %r; "
+                               "nothing was sent" % clip(command, 120))
         if len(data) > MAX_COMMAND_BYTES:
             raise InvalidInput("a command of %d bytes is longer than HAProxy reads in one line (%d): %s; nothing was sent"
                                % (len(data), MAX_COMMAND_BYTES, clip(command, 120)))

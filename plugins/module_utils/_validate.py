@@ -30,11 +30,25 @@ MAX_TABLE_FILTERS = 4
 TABLE_TYPES = ("ip", "ipv6", "integer", "string", "binary")
 
 
+def check_bytes(value, what="text"):
+    """``value`` if it stands for bytes (UTF-8, ``surrogateescape`` for bytes that are not UTF-8).
+
+    A lone surrogate outside U+DC80-U+DCFF stands for no byte at all: it could
+    not be sent, so it is refused here, before anything is.
+    """
+    try:
+        value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raise InvalidInput("invalid %s %r: it holds a character that stands for no bytes (a lone surrogate)" % (what, value))
+    return value
+
+
 def escape_arg(value):
     """Escape one word for the CLI: backslash, ';' and blanks get a backslash."""
     value = str(value)
     if _CONTROL.search(value):
         raise InvalidInput("control characters cannot be sent to HAProxy: %r" % value)
+    check_bytes(value)
     out = []
     for char in value:
         if char in "\\; \t":
@@ -56,7 +70,7 @@ def check_name(value, what):
         raise InvalidInput("invalid %s %r: names cannot contain ';', '\\', whitespace or control characters" % (what, value))
     if what != "table name" and "/" in value:
         raise InvalidInput("invalid %s %r: names cannot contain '/'" % (what, value))
-    return value
+    return check_bytes(value, what)
 
 
 def parse_weight(value):
@@ -134,7 +148,7 @@ def normalize_key(key, table_type):
     if table_type == "string":
         if _CONTROL.search(text):
             raise InvalidInput("invalid key %r: control characters cannot be sent to HAProxy" % text)
-        return text
+        return check_bytes(text, "key")
     raise InvalidInput("unsupported stick-table type %r" % (table_type,))
 
 

@@ -191,3 +191,9 @@ def test_a_nul_is_refused_before_sending(command):
         t.encode_commands(["show info", command])
     assert "NUL" in str(err.value) and "nothing was sent" in str(err.value) and "\n" not in str(err.value)
     assert err.value.before_sending
+
+
+def test_a_command_that_stands_for_no_bytes_is_refused_before_sending():
+    with pytest.raises(InvalidInput) as err:
+        t.encode_commands(["show table t key a\ud800"])
+    assert "nothing was sent" in str(err.value) and err.value.before_sending

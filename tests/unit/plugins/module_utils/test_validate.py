@@ -108,3 +108,18 @@ def test_filters():
                 {"data": "gpc0", "operator": "eq", "value": True}, {"data": "", "operator": "eq", "value": 1}):
         with pytest.raises(InvalidInput):
             v.check_filters([bad])
+
+
+@pytest.mark.parametrize("check", [v.escape_arg, lambda text: v.check_name(text, "backend name"),
+                                   lambda text: v.normalize_key(text, "string")])
+@pytest.mark.parametrize("text", ["a\ud800", "\udc41", "\udfff"])
+def test_text_that_stands_for_no_bytes_is_refused(check, text):
+    # A lone surrogate outside U+DC80-U+DCFF cannot be encoded: refused, not an UnicodeEncodeError later.
+    with pytest.raises(InvalidInput) as err:
+        check(text)
+    assert "stands for no bytes" in str(err.value)
+
+
+def test_bytes_that_are_not_utf8_are_text_that_stands_for_them():
+    assert v.escape_arg("caf\udce9") == "caf\udce9"
+    assert v.normalize_key("\udcff\udcfe", "string") == "\udcff\udcfe"
