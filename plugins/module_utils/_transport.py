@@ -56,8 +56,8 @@ MAX_MESSAGE_CHARS = 2000
 _RECV = 262144
 _SEND = 65536
 _SEVERITY = re.compile(r"^\[(\d)\]: ?(.*)$")
-_IPV4 = re.compile(r"^ipv4@(?P<host>[^:\[\]]+):(?P<port>\d+)$")
-_IPV6 = re.compile(r"^ipv6@\[(?P<host>[^\]]+)\]:(?P<port>\d+)$")
+_IPV4 = re.compile(r"^ipv4@(?P<host>[^:\[\]\s]+):(?P<port>[0-9]+)\Z")
+_IPV6 = re.compile(r"^ipv6@\[(?P<host>[^\]\s]+)\]:(?P<port>[0-9]+)\Z")
 
 
 class Target(object):

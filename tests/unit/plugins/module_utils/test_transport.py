@@ -197,3 +197,9 @@ def test_a_command_that_stands_for_no_bytes_is_refused_before_sending():
     with pytest.raises(InvalidInput) as err:
         t.encode_commands(["show table t key a\ud800"])
     assert "nothing was sent" in str(err.value) and err.value.before_sending
+
+
+@pytest.mark.parametrize("spec", ["ipv4@127.0.0.1:9999\n", "ipv6@[::1]:9999\n", "ipv4@127.0.0.1 :9999", "ipv4@127.0.0.1:\u0669"])
+def test_target_patterns_match_the_whole_spec(spec):
+    with pytest.raises(ValueError):
+        t.Target(spec)
