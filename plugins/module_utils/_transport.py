@@ -335,6 +335,7 @@ class _Reader(object):
 
     def message(self, lines, command):
         """The rest of a feedback reply, up to its empty line, as one bounded text."""
+        lines = [clip(line, MAX_MESSAGE_CHARS) for line in lines]
         size = sum(len(line) for line in lines)
         while True:
             line = self._line(command)
@@ -343,7 +344,8 @@ class _Reader(object):
             if line == b"":
                 return "\n".join(lines).strip()
             if size < MAX_MESSAGE_CHARS:
-                lines.append(line.decode("utf-8", "surrogateescape"))
+                # One line of a broken peer may be megabytes long: only what is shown is kept.
+                lines.append(line[:MAX_MESSAGE_CHARS - size + 1].decode("utf-8", "surrogateescape"))
                 size += len(line)
 
     def blocks(self, first, command):

@@ -19,10 +19,26 @@ from ansible_collections.lbops.haproxy.plugins.module_utils._errors import Inval
 # escape character) plus every control character.
 _FORBIDDEN_IN_NAMES = re.compile(r"[;\\\s\x00-\x1f\x7f]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_WEIGHT = re.compile(r"^(\d{1,3})(%?)$")
-_DATA_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\(\d+\))?$")
-_HEX = re.compile(r"^(?:[0-9a-fA-F]{2})+$")
-_INT64 = re.compile(r"^-?\d{1,19}$")
+# Every pattern is matched whole (``fullmatch``): ``$`` would also match before a
+# trailing newline, which would then reach the socket.
+_WEIGHT = re.compile(r"(\d{1,3})(%?)")
+_DATA_TYPE = re.compile(r"[a-z][a-z0-9_]*(\(\d+\))?")
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
+_INT = re.compile(r"-?\d{1,20}")
+_UINT = re.compile(r"\d{1,20}")
+_INT_KEY = re.compile(r"\d{1,10}")
+
+INT64_MAX = (1 << 63) - 1
+UINT32_MAX = (1 << 32) - 1
+# The value range of each stored data type that 'set table' writes (HAProxy's
+# stktable_data_types, 2.6 to 3.2): 'set table' parses a signed 64-bit value and
+# casts it to the type's C type, so a value out of range would be stored
+# wrapped (2**32 into gpc0 is stored as 0). Counters and the rates' counts are
+# unsigned 32-bit, server_id a signed 32-bit id, the byte counters 64-bit.
+DATA_TYPE_MAX = {"server_id": (1 << 31) - 1, "bytes_in_cnt": INT64_MAX, "bytes_out_cnt": INT64_MAX}
+_UINT32_TYPES = ("gpt0", "gpt", "gpc0", "gpc1", "gpc", "conn_cnt", "conn_cur", "sess_cnt", "http_req_cnt",
+                 "http_err_cnt", "http_fail_cnt", "glitch_cnt")
+DATA_TYPE_MAX.update((name, UINT32_MAX) for name in _UINT32_TYPES)
 
 FILTER_OPERATORS = ("eq", "ne", "le", "ge", "lt", "gt")
 # HAProxy's STKTABLE_FILTER_LEN: the same in every version from 2.6 to 3.5-dev.
@@ -75,8 +91,8 @@ def check_name(value, what):
 
 def parse_weight(value):
     """Return ``(number, is_percent)`` for ``0``-``256`` or ``N%``."""
-    text = str(value).strip()
-    match = _WEIGHT.match(text)
+    text = str(value).strip(" ")
+    match = _WEIGHT.fullmatch(text)
     if not match:
         raise InvalidInput("invalid weight %r: expected an integer from 0 to 256, or a percentage such as '50%%'" % (value,))
     number, percent = int(match.group(1)), bool(match.group(2))
@@ -100,12 +116,51 @@ def resolve_weight(value, initial_weight):
     return result
 
 
-def check_address(value):
-    """A literal IPv4 or IPv6 address (HAProxy refuses host names here)."""
+def parse_ip(value, version=None):
+    """An ``ipaddress`` object for a literal address, or ``None``.
+
+    Zone (scope) identifiers (``fe80::1%eth0``) are refused: Python accepts
+    them, HAProxy's runtime API does not.
+    """
+    text = str(value)
+    if "%" in text or text != text.strip():
+        return None
     try:
-        return str(ipaddress.ip_address(str(value)))
+        address = ipaddress.ip_address(text)
     except ValueError:
-        raise InvalidInput("invalid address %r: expected a literal IPv4 or IPv6 address (HAProxy's runtime API refuses host names)" % (value,))
+        return None
+    if version is not None and address.version != version:
+        return None
+    return address
+
+
+def address_text(address):
+    """An address as HAProxy prints it (inet_ntop): IPv4-mapped IPv6 as ``::ffff:1.2.3.4``.
+
+    Python before 3.13 prints that one as ``::ffff:102:304``; HAProxy does not.
+    """
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return "::ffff:%s" % address.ipv4_mapped
+    return str(address)
+
+
+def same_address(one, other):
+    """Whether two address texts name the same address (``2001:DB8::1`` is ``2001:db8::1``)."""
+    if one is None or other is None:
+        return one == other
+    first, second = parse_ip(one), parse_ip(other)
+    if first is None or second is None:
+        return str(one) == str(other)
+    return first == second
+
+
+def check_address(value):
+    """A literal IPv4 or IPv6 address (HAProxy refuses host names and zone ids here), as HAProxy prints it."""
+    address = parse_ip(value)
+    if address is None:
+        raise InvalidInput("invalid address %r: expected a literal IPv4 or IPv6 address without a zone id "
+                           "(HAProxy's runtime API refuses host names and '%%<zone>')" % (value,))
+    return address_text(address)
 
 
 def check_port(value):
@@ -128,21 +183,21 @@ def normalize_key(key, table_type):
     if text == "":
         raise InvalidInput("stick-table keys must not be empty")
     if table_type == "ip":
-        try:
-            return str(ipaddress.IPv4Address(text))
-        except ValueError:
+        address = parse_ip(text, 4)
+        if address is None:
             raise InvalidInput("invalid key %r for a table of type ip: expected an IPv4 address" % text)
+        return str(address)
     if table_type == "ipv6":
-        try:
-            return str(ipaddress.IPv6Address(text))
-        except ValueError:
-            raise InvalidInput("invalid key %r for a table of type ipv6: expected an IPv6 address" % text)
+        address = parse_ip(text, 6)
+        if address is None:
+            raise InvalidInput("invalid key %r for a table of type ipv6: expected an IPv6 address without a zone id" % text)
+        return address_text(address)
     if table_type == "integer":
-        if not re.match(r"^\d{1,10}$", text) or int(text) > 4294967295:
+        if not _INT_KEY.fullmatch(text) or int(text) > UINT32_MAX:
             raise InvalidInput("invalid key %r for a table of type integer: expected an integer from 0 to 4294967295" % text)
         return str(int(text))
     if table_type == "binary":
-        if not _HEX.match(text):
+        if not _HEX.fullmatch(text):
             raise InvalidInput("invalid key %r for a table of type binary: expected an even number of hexadecimal digits" % text)
         return text.lower()
     if table_type == "string":
@@ -153,16 +208,28 @@ def normalize_key(key, table_type):
 
 
 def check_data_type(name):
-    if not name or not _DATA_TYPE.match(str(name)):
+    if not name or not isinstance(name, str) or not _DATA_TYPE.fullmatch(name):
         raise InvalidInput("invalid stick-table data type %r" % (name,))
-    return str(name)
+    return name
+
+
+def data_type_max(name):
+    """The largest value ``set table`` stores unchanged in data type ``name``."""
+    base = name.split("(", 1)[0]
+    if base.endswith("_rate"):
+        return UINT32_MAX  # a frequency counter's count
+    return DATA_TYPE_MAX.get(base, INT64_MAX)
 
 
 def check_data_value(name, value):
-    text = str(value).strip()
-    if isinstance(value, bool) or not re.match(r"^\d{1,20}$", text):
+    text = str(value).strip(" ")
+    if isinstance(value, bool) or not _UINT.fullmatch(text):
         raise InvalidInput("invalid value %r for data.%s: expected a non-negative integer" % (value, name))
-    return int(text)
+    number, maximum = int(text), data_type_max(name)
+    if number > maximum:
+        raise InvalidInput("invalid value %d for data.%s: the largest it stores is %d (HAProxy would store it wrapped)"
+                           % (number, name, maximum))
+    return number
 
 
 def check_filters(filters):
@@ -176,8 +243,8 @@ def check_filters(filters):
         operator = str(item.get("operator", "")).lower()
         if operator not in FILTER_OPERATORS:
             raise InvalidInput("invalid filter operator %r: expected one of %s" % (item.get("operator"), ", ".join(FILTER_OPERATORS)))
-        value = str(item.get("value", "")).strip()
-        if isinstance(item.get("value"), bool) or not _INT64.match(value):
-            raise InvalidInput("invalid filter value %r for data.%s: expected an integer" % (item.get("value"), data))
+        value = str(item.get("value", "")).strip(" ")
+        if isinstance(item.get("value"), bool) or not _INT.fullmatch(value) or abs(int(value)) > INT64_MAX:
+            raise InvalidInput("invalid filter value %r for data.%s: expected a signed 64-bit integer" % (item.get("value"), data))
         words.append("data.%s %s %s" % (data, operator, int(value)))
     return words

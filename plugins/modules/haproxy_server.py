@@ -323,6 +323,7 @@ from ansible_collections.lbops.haproxy.plugins.module_utils._validate import (  
     escape_arg,
     parse_weight,
     resolve_weight,
+    same_address,
 )
 
 ARGUMENT_SPEC = dict(
@@ -510,7 +511,8 @@ def plan_server(request, row):
         port = request["port"] if request["port"] is not None else row.get("port")
         if address is None:
             raise InvalidInput("%s has no address to keep; give address together with port" % label)
-        if address != row.get("address") or port != row.get("port"):
+        # HAProxy prints addresses its own way (inet_ntop): compare addresses, not texts.
+        if not same_address(address, row.get("address")) or port != row.get("port"):
             command = "set server %s addr %s" % (ref, escape_arg(address))
             if request["port"] is not None:
                 command += " port %d" % port

@@ -479,6 +479,10 @@ class Table(Definition):
             rounds += 1
             retry_leftovers = rounds <= LEFTOVER_ROUNDS or not waiter.expired()
             if current.free_keys and retry_leftovers:
+                # Past the first rounds, new traffic refills the table: retry at the
+                # waiter's pace, never in a loop as fast as the socket answers.
+                if rounds > LEFTOVER_ROUNDS and not waiter.pause():
+                    break
                 self._write(step, plan, [request.key_command("clear", key) for key in current.free_keys])
                 continue
             if current.in_use and not waiter.expired():
