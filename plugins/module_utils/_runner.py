@@ -80,10 +80,13 @@ class Plan(object):
     them (one more connection) and calls ``plan()`` again. ``data``: anything
     the module's later steps need. ``tolerate_busy``: writes refused because a
     session holds the entry are not errors (the follow-up retries them).
+    ``check_reads``: reads that only check mode makes (then plans again), where
+    a real run can act without them and learns the outcome from its re-read
+    (a big table's full clear).
     """
 
     def __init__(self, commands=(), difference=None, result=None, level="admin", follow_up=False,
-                 more_reads=None, data=None, tolerate_busy=False):
+                 more_reads=None, data=None, tolerate_busy=False, check_reads=None):
         self.commands = list(commands)
         self.tolerate_busy = tolerate_busy
         self.difference = difference
@@ -91,6 +94,7 @@ class Plan(object):
         self.level = level
         self.follow_up = follow_up
         self.more_reads = list(more_reads or [])
+        self.check_reads = list(check_reads or [])
         self.data = data
 
 
@@ -245,11 +249,11 @@ class Runner(object):
             require_level(client, state["level"], minimum[0], minimum[1])
         plan = definition.plan(request, state)
         rounds = 0
-        while plan.more_reads:
+        while plan.more_reads or (self.check_mode and plan.check_reads):
             rounds += 1
             if rounds > self.MAX_READ_ROUNDS:
                 raise HAProxyError("the plan kept asking for more reads (a bug of the module)")
-            state.update(client.read_named(plan.more_reads))
+            state.update(client.read_named(plan.more_reads or plan.check_reads))
             plan = definition.plan(request, state)
         if plan.commands:
             require_level(client, state["level"], plan.level, plan.commands[0])

@@ -16,6 +16,10 @@ description:
     the entry just before each of them. The module re-reads the table afterwards and removes
     such leftovers by key, retries the entries in use until O(wait_timeout), and reports those left.
   - Tables are read as a stream; a table of millions of entries is counted and cleared in constant memory.
+  - A full clear (no O(keys), no O(filter)) of a table of more than 10,000 entries sends C(clear table) without
+    reading the entries first (HAProxy takes about a second to print a million of them), then reads what is left.
+    Its RV(results[].before) then gives their count only (C(in_use) null, no C(entries)). Check mode reads them,
+    to predict what the real run removes and leaves.
   - Needs a socket of level C(operator) or C(admin). On a C(user)-level socket HAProxy answers a
     clear without removing anything, so the module refuses such a socket.
 options:
@@ -186,6 +190,8 @@ results:
           otherwise the whole table or the entries matching O(filter).
         - C(count) and C(in_use) are exact; C(entries) holds at most O(max_entries) entries
           (C(key), C(use), C(data), and C(shard) on HAProxy 2.7+) and C(truncated) says whether some were left out.
+        - For a full clear of a table of more than 10,000 entries, the count only (C(in_use) is null and
+          C(entries) empty; see the notes).
       returned: when the table was read
       type: dict
       sample:
@@ -294,6 +300,8 @@ KEY_BATCH = 10000
 # whatever wait_timeout says: one is enough unless traffic refills the table.
 LEFTOVER_ROUNDS = 3
 RETRY_INTERVAL = 0.5
+# A full clear of a table with more entries than this goes out without a dump first.
+COUNT_ONLY_ABOVE = 10000
 
 
 def table_missing(request, tables):
@@ -350,11 +358,12 @@ class Table(Definition):
     # -- reads -----------------------------------------------------------
 
     def reads(self, request):
-        reads = [Read("tables", "show table", parsers.parse_table_list)]
-        if request.keys is None:
-            reads.append(Read("dump", request.show_command(), Dump(request.max_entries).consume,
-                              missing=_missing(request)))
-        return reads
+        # The dump of a clear comes once the size of the table is known (plan).
+        return [Read("tables", "show table", parsers.parse_table_list)]
+
+    @staticmethod
+    def _dump_read(request):
+        return Read("dump", request.show_command(), Dump(request.max_entries).consume, missing=_missing(request))
 
     @staticmethod
     def _key_reads(request, keys):
@@ -426,18 +435,29 @@ class Table(Definition):
         return snapshot(len(entries), sum(1 for entry in entries if entry["use"]), entries, request.max_entries)
 
     def _plan_clear(self, request, state, table):
-        dump = state["dump"]
         limit = request.max_entries
-        before = dump_snapshot(dump, limit)
-        removable = dump.count - dump.in_use
+        count_only = not request.filter_words and table["used"] > COUNT_ONLY_ABOVE
+        if "dump" not in state:
+            if not count_only:
+                return Plan(more_reads=[self._dump_read(request)])
+            # A big table is cleared unread: its count stands for the state before, and
+            # what the clear removed is what the count lost (removable: none known yet).
+            # Check mode reads the entries to predict the real run.
+            before = snapshot(table["used"], None, [], limit)
+            data = {"table": table, "dump": None, "count": table["used"], "removable": 0, "notes": Notes(limit)}
+            return Plan([request.clear_command()], Difference.whole(before, before), {}, level="operator", data=data,
+                        check_reads=[self._dump_read(request)])
+        dump = state["dump"]
+        before = snapshot(table["used"], None, [], limit) if count_only else dump_snapshot(dump, limit)
+        removable = max(0, (table["used"] if count_only else dump.count) - dump.in_use)
         after = snapshot(dump.in_use, dump.in_use, dump.in_use_entries, limit)
         prediction = Notes(limit)
-        if removable:
+        if removable or count_only:  # a big table's clear goes out whatever it will remove
             prediction.note([request.clear_command()])
         result = result_fields(table, prediction, before, after, removable > 0, removed=removable,
                                in_use=dump.in_use_keys[:limit], in_use_count=dump.in_use)
-        data = {"table": table, "dump": dump, "removable": removable, "notes": Notes(limit)}
-        if dump.count == 0 or (removable == 0 and request.wait_timeout <= 0):
+        data = {"table": table, "dump": dump, "count": before["count"], "removable": removable, "notes": Notes(limit)}
+        if not count_only and (dump.count == 0 or (removable == 0 and request.wait_timeout <= 0)):
             return Plan((), Difference.whole(before, after), result, level="operator", data=data)
         return Plan([request.clear_command()], Difference.whole(before, after), result, level="operator", data=data)
 
@@ -522,11 +542,11 @@ class Table(Definition):
             removed = sum(1 for key in data["existing"] if found[key] is None)
             return result_fields(data["table"], data["notes"], before, after, removed > 0, removed=removed,
                                  in_use=still[:limit], in_use_count=len(still)), after
-        dump, current = data["dump"], data["current"]
+        count, current = data["count"], data["current"]
         after = dump_snapshot(current, limit)
-        changed = data["removable"] > 0 or current.count < dump.count
+        changed = data["removable"] > 0 or current.count < count
         result = result_fields(data["table"], data["notes"], before, after, changed,
-                               removed=max(0, dump.count - current.count), in_use=current.in_use_keys[:limit],
+                               removed=max(0, count - current.count), in_use=current.in_use_keys[:limit],
                                in_use_count=current.in_use)
         left = current.count - current.in_use
         if left > 0:

@@ -477,3 +477,24 @@ def run_module(capsys, main, args, check_mode=False, diff=False, fakes=None):
     finally:
         _ansible_internal.is_controller = saved
     return json.loads(capsys.readouterr().out)
+
+
+class Instances(dict):
+    """Fake instances by socket spec, and one module's ``main()`` run against them.
+
+    A test module keeps one at module level: its fixture calls :meth:`reset`
+    with the instances of a test, its tests call :meth:`run`.
+    """
+
+    def __init__(self, main):
+        dict.__init__(self)
+        self.main = main
+
+    def reset(self, **by_name):
+        """Start over with ``by_name`` (``lb1=lab()`` is reached as ``/lb1.sock``); return self."""
+        self.clear()
+        self.update(("/%s.sock" % name, fake) for name, fake in by_name.items())
+        return self
+
+    def run(self, capsys, args, check_mode=False, diff=False):
+        return run_module(capsys, self.main, args, check_mode, diff, fakes=self)
