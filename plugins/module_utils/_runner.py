@@ -241,20 +241,26 @@ class Runner(object):
         """The result dict of one target (``changed``, ``diff``, the module's fields)."""
         definition, request = self.definition, self.request
         step = Step(client, self.check_mode, self.clock, self.sleep, definition.describe)
-        state = client.read_named([LEVEL_READ] + list(definition.reads(request)))
-        if state.get("version"):
-            client.note_version(state["version"])
-        minimum = definition.minimum_level(request)
-        if minimum is not None:
-            require_level(client, state["level"], minimum[0], minimum[1])
-        plan = definition.plan(request, state)
-        rounds = 0
-        while plan.more_reads or (self.check_mode and plan.check_reads):
-            rounds += 1
-            if rounds > self.MAX_READ_ROUNDS:
+        plans = []
+
+        def more(state):
+            # Once a read batch is answered: the plan, or the reads it still needs,
+            # which go over the same connection (a no-op is one connection in all).
+            if not plans:
+                if state.get("version"):
+                    client.note_version(state["version"])
+                minimum = definition.minimum_level(request)
+                if minimum is not None:
+                    require_level(client, state["level"], minimum[0], minimum[1])
+            plans.append(definition.plan(request, state))
+            # Reads that only check mode makes (to predict what the real run does unread).
+            wanted = plans[-1].more_reads or (plans[-1].check_reads if self.check_mode else [])
+            if wanted and len(plans) > self.MAX_READ_ROUNDS:
                 raise HAProxyError("the plan kept asking for more reads (a bug of the module)")
-            state.update(client.read_named(plan.more_reads or plan.check_reads))
-            plan = definition.plan(request, state)
+            return wanted
+
+        state = client.read_named([LEVEL_READ] + list(definition.reads(request)), more=more)
+        plan = plans[-1]
         if plan.commands:
             require_level(client, state["level"], plan.level, plan.commands[0])
         if self.check_mode or not (plan.commands or plan.follow_up):
@@ -272,6 +278,9 @@ class Runner(object):
             exc.changed = exc.changed or step.changed
             if step.written:
                 exc.commands = exc.commands or list(step.sent)
+                # What a module's check says before any write ("...; nothing was sent")
+                # is no longer true once a batch went out.
+                exc.message = exc.message.replace("; nothing was sent", "")
             raise
         result = dict(result)
         result["changed"] = bool(definition.changed(request, plan, step, result))
@@ -355,6 +364,26 @@ def _run_one(function, client):
     return result
 
 
+def printable(value):
+    """``value`` with every lone surrogate (a byte of a key that is not UTF-8) shown as ``\\xNN``.
+
+    Keys read from HAProxy are decoded with ``surrogateescape`` so that they
+    are the same bytes again in a command; no such character may reach the
+    module's JSON output.
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if isinstance(value, dict):
+        return dict((printable(key), printable(item)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return [printable(item) for item in value]
+    return value
+
+
 def run_on_targets(module, function, clients=None, finish=None):
     """Run ``function(client) -> dict`` on every target in parallel and exit the module.
 
@@ -383,6 +412,8 @@ def run_on_targets(module, function, clients=None, finish=None):
         }
     for result in results:
         result.pop("diff", None)
+    output = printable(output)
+    results = output["results"]
     if finish is not None:
         finish(output)
     failed = [result for result in results if result["failed"]]

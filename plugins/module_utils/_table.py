@@ -36,6 +36,8 @@ class TableRequest(object):
                 text = "" if key is None else str(key)
                 if text == "":
                     raise InvalidInput("stick-table keys must not be empty")
+                # Keys are given as the module shows them (validate.key_text): '\xNN' is a byte.
+                text = validate.key_from_text(text)
                 validate.escape_arg(text)  # refuses control characters
                 if text not in self.keys:
                     self.keys.append(text)
@@ -102,7 +104,7 @@ class Dump(parsers.TableDump):
 
 def public_entry(entry):
     """An entry as reported: ``exp`` moves all the time, so it stays out of diffs."""
-    result = {"key": entry["key"], "use": entry["use"], "data": dict(entry["data"])}
+    result = {"key": validate.key_text(entry["key"]), "use": entry["use"], "data": dict(entry["data"])}
     if "shard" in entry:
         result["shard"] = entry["shard"]
     return result

@@ -207,6 +207,49 @@ def normalize_key(key, table_type):
     raise InvalidInput("unsupported stick-table type %r" % (table_type,))
 
 
+_KEY_ESCAPE = re.compile(r"\\(\\|x[0-9a-fA-F]{2})")
+
+
+def key_text(key):
+    r"""A stick-table key as the modules show it: text that round-trips to the same bytes.
+
+    HAProxy's keys are bytes. Those that are UTF-8 are shown as text
+    (``café``); every other byte, and every control character, as ``\xNN``
+    (upper-case hexadecimal, as ``show table`` prints them); a backslash
+    as ``\\``. :func:`key_from_text` reads that form back.
+    """
+    out = []
+    for char in key:
+        code = ord(char)
+        if char == "\\":
+            out.append("\\\\")
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8 (surrogateescape)
+            out.append("\\x%02X" % (code - 0xDC00))
+        elif code < 0x20 or code == 0x7F:
+            out.append("\\x%02X" % code)
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def key_from_text(text):
+    r"""The key (``surrogateescape`` text) that :func:`key_text` shows as ``text``.
+
+    ``\\`` is a backslash and ``\xNN`` the byte NN (``caf\xC3\xA9`` is
+    ``café``); any other backslash stands for itself.
+    """
+    if "\\" not in text:
+        return text
+    out, index = bytearray(), 0
+    for match in _KEY_ESCAPE.finditer(text):
+        out += text[index:match.start()].encode("utf-8", "surrogateescape")
+        escape = match.group(1)
+        out += b"\\" if escape == "\\" else bytes([int(escape[1:], 16)])
+        index = match.end()
+    out += text[index:].encode("utf-8", "surrogateescape")
+    return out.decode("utf-8", "surrogateescape")
+
+
 def check_data_type(name):
     if not name or not isinstance(name, str) or not _DATA_TYPE.fullmatch(name):
         raise InvalidInput("invalid stick-table data type %r" % (name,))

@@ -40,6 +40,12 @@ options:
     description:
       - Keys to remove (O(state=absent)) or to set (O(state=present), then required).
       - Written as HAProxy shows them, for example V(10.0.0.1) for an C(ip) table.
+      - Keys of C(string) tables are bytes to HAProxy. The module shows (in RV(results[].before),
+        RV(results[].after) and the lists of keys) and reads (here) a key as text whose UTF-8 is
+        those bytes (V(café)); a byte that is not part of UTF-8 text, or a control character, as
+        C(\\xNN) (upper-case hexadecimal, as C(show table) prints it), and a backslash as C(\\\\).
+        A key copied from the module's output therefore names the same entry. Any other backslash
+        stands for itself. Control characters cannot be sent to HAProxy.
       - HAProxy 2.6 cannot address keys of C(binary) tables one by one; clear those tables as a whole or with O(filter).
     type: list
     elements: str
@@ -340,6 +346,9 @@ class Notes(object):
 def result_fields(table, notes, before, after, changed, **extra):
     result = {"changed": bool(changed), "table": table, "before": before, "after": after,
               "commands": list(notes.commands), "commands_count": notes.count}
+    for name in ("updated", "in_use"):
+        if name in extra:  # keys as they are shown (and given back): validate.key_text
+            extra[name] = [validate.key_text(key) for key in extra[name]]
     result.update(extra)
     return result
 

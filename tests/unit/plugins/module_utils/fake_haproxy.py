@@ -35,7 +35,8 @@ HEADER = ("# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state
 STAT_HEADER = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,status,weight,algo"
 UNKNOWN = "Unknown command, but maybe one of the following ones is a better match:"
 # Balance algorithms whose weights HAProxy cannot change at runtime (no BE_LB_PROP_DYN).
-STATIC_ALGOS = ("static-rr",)
+# 'source' stands for a hash with the default 'hash-type map-based' (static too).
+STATIC_ALGOS = ("static-rr", "source")
 # The data types a stick table can store, and how 'set table' casts a value into each.
 DATA_TYPES = {"server_id": 0x7fffffff, "gpt0": 0xffffffff, "gpc0": 0xffffffff, "gpc1": 0xffffffff,
               "conn_cnt": 0xffffffff, "conn_cur": 0xffffffff, "sess_cnt": 0xffffffff, "http_req_cnt": 0xffffffff,
@@ -155,12 +156,19 @@ class FakeHAProxy(object):
 
     # -- the CLI ---------------------------------------------------------
 
-    def run(self, commands):
+    def run(self, commands, follow=None):
         if self.on_session:
             self.on_session(self)
-        self.sessions.append(list(commands))
-        for command in commands:
-            yield self.answer(command)
+        record = list(commands)
+        self.sessions.append(record)
+        while commands:
+            for command in commands:
+                yield self.answer(command)
+            if follow is None:
+                break
+            commands = list(follow() or [])
+            encode_commands(commands)
+            record.extend(commands)
 
     def answer(self, command):
         if command in self.replies:
@@ -412,9 +420,9 @@ class _FakeSession(object):
     def __init__(self, haproxy):
         self.haproxy = haproxy
 
-    def run(self, commands):
+    def run(self, commands, follow=None):
         encode_commands(commands)  # what the real session refuses before connecting
-        return self.haproxy.run(commands)
+        return self.haproxy.run(commands, follow)
 
 
 class FakeClient(RuntimeClient):
@@ -440,6 +448,7 @@ def lab(level="admin", version="2.6.12-1+deb12u3"):
     haproxy.add_backend("be_app", [
         Srv("s1", 10), Srv("s2", 20), Srv("s3", 30, check=0), Srv("s4", 40, check=0, agent=22)])
     haproxy.add_backend("be_static", [Srv("a", 1, check=0), Srv("b", 1, check=0)], algo="static-rr")
+    haproxy.add_backend("be_hash", [Srv("a", 1, check=0), Srv("b", 1, check=0)], algo="source")
     haproxy.add_backend("be_track", [Srv("t1", 1, check=0)])
     haproxy.add_backend("be_cfgdisabled", [Srv("d1", 1, admin=0x05, check=0, op=0)])
     haproxy.frontends.update({"fe_main": "OPEN", "fe_aux": "OPEN", "fe_stop": "STOP", "fe_off": None})

@@ -313,18 +313,18 @@ def test_level_too_low_sends_nothing(level):
 def test_haproxy_refusal_quotes_haproxy_and_names_what_changed():
     haproxy = lab()
     with pytest.raises(CommandError) as err:
-        converge(FakeClient(haproxy), request(backend="be_static", name=["a", "b"], state="drain", weight="50"))
+        converge(FakeClient(haproxy), request(backend="be_hash", name=["a", "b"], state="drain", weight="50"))
     message = str(err.value)
     assert "Backend is using a static LB algorithm and only accepts weights '0%' and '100%'" in message
-    assert "already changed on this target: be_static/a, be_static/b" in message
+    assert "already changed on this target: be_hash/a, be_hash/b" in message
     assert err.value.changed is True
-    assert err.value.partial["failed_commands"] == ["set server be_static/a weight 50", "set server be_static/b weight 50"]
+    assert err.value.partial["failed_commands"] == ["set server be_hash/a weight 50", "set server be_hash/b weight 50"]
 
 
 def test_haproxy_refusal_with_nothing_changed():
     haproxy = lab()
     with pytest.raises(CommandError) as err:
-        converge(FakeClient(haproxy), request(backend="be_static", name=["a"], weight="50"))
+        converge(FakeClient(haproxy), request(backend="be_hash", name=["a"], weight="50"))
     assert "nothing was changed on this target" in str(err.value)
     assert err.value.changed is False
 

@@ -203,3 +203,42 @@ def test_a_command_that_stands_for_no_bytes_is_refused_before_sending():
 def test_target_patterns_match_the_whole_spec(spec):
     with pytest.raises(ValueError):
         t.Target(spec)
+
+
+def test_follow_up_reads_go_over_the_same_connection(sock_path):
+    """Reads that depend on the first answers are sent once those are read, without a new connection."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(sock_path)
+    server.listen(1)
+    received = []
+
+    def serve():
+        conn, dummy = server.accept()
+        data = b""
+        conn.sendall(b"\n> \n")  # 'prompt', then 'set severity-output'
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            while b"\n" in data:
+                line, data = data.split(b"\n", 1)
+                received.append(line)
+                if line.startswith(b"show "):
+                    conn.sendall(b"> " + line[5:] + b"\n\n")
+        conn.close()
+        server.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    asked = []
+
+    def follow():
+        asked.append(len(asked))
+        return ["show b", "show c"] if len(asked) == 1 else []
+
+    out = [list(reply) for reply in t.Session(t.Target(sock_path), 2).run(["show a"], follow)]
+    thread.join(2)
+    assert out == [["a"], ["b"], ["c"]]
+    assert received == [b"prompt", b"set severity-output number", b"show a", b"show b", b"show c"]
+    assert len(asked) == 2

@@ -261,7 +261,7 @@ def test_clear_keys_only_existing_ones():
     assert result["removed"] == 1
     assert result["after"]["count"] == 0
     again = run_table(sim, keys=["10.9.0.1", "10.9.0.99"])
-    assert again["changed"] is False and again["_connections"] == 2  # table list, then the keys
+    assert again["changed"] is False and again["_connections"] == 1  # table list, then the keys, one connection
 
 
 def test_clear_keys_in_use_retried_then_reported():

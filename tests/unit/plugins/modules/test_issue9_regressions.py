@@ -140,6 +140,20 @@ def test_not_found_on_the_reread_does_not_say_nothing_was_sent(capsys, fakes):
     assert "nothing was sent" not in msg
 
 
+def test_server_gone_on_the_reread_does_not_say_nothing_was_sent(capsys, fakes):
+    fake = fakes["/lb1.sock"]
+
+    def drop_server(haproxy):
+        if len(haproxy.sessions) == 2:  # after the write: HAProxy reloaded without s1
+            haproxy.backends["be_app"][1].pop(0)
+    fake.on_session = drop_server
+    out = run(capsys, haproxy_server.main, {"socket": "/lb1.sock", "backend": "be_app", "name": "s1", "state": "maint"})
+    msg = one_line(out)
+    assert out["changed"] is True and "unknown server s1" in msg
+    assert "nothing was sent" not in msg
+    assert out["results"][0]["commands"] == ["set server be_app/s1 state maint"]
+
+
 # -- set table with a data type the table does not store --------------------
 
 def test_data_type_not_stored_refused_before_sending(capsys, fakes):
@@ -188,6 +202,22 @@ def test_non_utf8_bytes_are_shown_as_escapes_that_round_trip(capsys, fakes):
     out = run(capsys, haproxy_table.main, {"socket": "/lb1.sock", "name": "st_string", "keys": shown})
     assert out["changed"] is True and out["results"][0]["removed"] == 2, out
     assert list(table.entries) == []
+
+
+@pytest.mark.parametrize("raw", [b"caf\xc3\xa9", b"x\xffy", b"a\\b", b"\\x41", b"\xc3", b"\xe2\x82\xac\xff\xfe", b"sp ace;"])
+def test_key_text_round_trips_to_the_same_bytes(raw):
+    key = raw.decode("utf-8", "surrogateescape")  # as the parser gives it
+    shown = validate.key_text(key)
+    shown.encode("utf-8")  # printable in JSON
+    assert validate.key_from_text(shown) == key
+    assert validate.key_from_text(shown).encode("utf-8", "surrogateescape") == raw
+
+
+def test_parser_reads_haproxys_escapes_as_bytes():
+    from ansible_collections.lbops.haproxy.plugins.module_utils._parsers import parse_table_entry
+    entry = parse_table_entry("0x1: key=caf\\xC3\\xA9\\ x\\xFF\\= use=0 exp=0 gpc0=1")
+    assert entry["key"] == "caf\u00e9 x\udcff="
+    assert validate.key_text(entry["key"]) == "caf\u00e9 x\\xFF="
 
 
 def test_full_clear_next_to_a_utf8_key_clears_the_right_entries(capsys, fakes):
@@ -407,7 +437,7 @@ def test_table_no_ops_use_one_connection(capsys, fakes, args):
 
 # -- check mode predicts the real run -------------------------------------------------
 
-@pytest.mark.parametrize("weight", ["5", "50%"])
+@pytest.mark.parametrize("weight", ["5", "200%"])
 def test_check_mode_predicts_a_static_algorithm_refusal(capsys, fakes, weight):
     fake = fakes["/lb1.sock"]
     args = {"socket": "/lb1.sock", "backend": "be_static", "name": "a", "weight": weight}
@@ -418,10 +448,19 @@ def test_check_mode_predicts_a_static_algorithm_refusal(capsys, fakes, weight):
     assert fake.writes == []
 
 
-@pytest.mark.parametrize("weight", ["0", "100%", "1", "0%"])
+@pytest.mark.parametrize("weight", ["0", "100%", "1", "0%", "50%"])
 def test_static_algorithm_accepts_zero_and_the_initial_weight(capsys, fakes, weight):
     out = run(capsys, haproxy_server.main, {"socket": "/lb1.sock", "backend": "be_static", "name": "a", "weight": weight})
     assert out.get("failed", False) is False, out
+
+
+def test_hash_algorithm_weight_is_left_to_haproxy_with_a_warning_in_check_mode(capsys, fakes):
+    args = {"socket": "/lb1.sock", "backend": "be_hash", "name": "a", "weight": "5"}
+    predicted = run(capsys, haproxy_server.main, args, check_mode=True)
+    assert predicted["changed"] is True
+    assert "hash-type consistent" in json.dumps(predicted["warnings"])
+    real = run(capsys, haproxy_server.main, args)
+    assert "static LB algorithm" in one_line(real)
 
 
 @pytest.mark.parametrize("args", [
