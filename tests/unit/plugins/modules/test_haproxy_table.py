@@ -286,6 +286,20 @@ def test_clear_keys_in_use_without_wait_sends_nothing():
     assert result["in_use"] == ["10.9.0.2"]
 
 
+def test_check_mode_predicts_the_clears_of_keys_in_use_that_go_out_with_the_others():
+    # A free key and one in use: both clears go out (the session may end meanwhile);
+    # check mode predicted the free one only.
+    sim = lab()
+    sim.tables["fe_main"].entries["10.9.0.2"]["use"] = 1
+    args = dict(keys=["10.9.0.1", "10.9.0.2"], fail_on_in_use=False)
+    check = run_table(sim, check_mode=True, **args)
+    result = run_table(sim, **args)
+    assert sim.writes == ["clear table fe_main key 10.9.0.1", "clear table fe_main key 10.9.0.2"]
+    assert check["commands"] == result["commands"] == sim.writes
+    assert check["commands_count"] == result["commands_count"] == 2
+    assert check["removed"] == result["removed"] == 1 and check["in_use"] == result["in_use"] == ["10.9.0.2"]
+
+
 def test_invalid_ip_key_refused_before_any_key_is_sent():
     sim = lab()
     for key in ("notanip", "::1", "10.0.0.256"):
