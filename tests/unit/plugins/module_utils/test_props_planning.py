@@ -23,6 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ansible_collections.lbops.haproxy.plugins.module_utils import _parsers as parsers
+from ansible_collections.lbops.haproxy.plugins.module_utils import _validate as validate
 from ansible_collections.lbops.haproxy.plugins.module_utils._errors import HAProxyError
 from ansible_collections.lbops.haproxy.plugins.module_utils._runner import Runner, build_request
 from ansible_collections.lbops.haproxy.plugins.module_utils._validate import resolve_weight
@@ -201,11 +202,13 @@ def table_cases(draw):
                for key in present]
     mode = draw(st.sampled_from(["present", "absent keys", "clear", "filter"]))
     params = {"name": "st_x", "wait_timeout": 0, "fail_on_in_use": False}
+    # Keys are given as the module shows them (a backslash as \\, other bytes as \xNN).
+    shown = st.lists(st.sampled_from(pool), min_size=1, max_size=3).map(lambda keys: [key_text(key) for key in keys])
     if mode == "present":
-        params.update(state="present", keys=draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3)),
+        params.update(state="present", keys=draw(shown),
                       data=draw(st.dictionaries(st.sampled_from(STORED), st.integers(0, 5), min_size=1)))
     elif mode == "absent keys":
-        params.update(keys=draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3)))
+        params.update(keys=draw(shown))
     elif mode == "filter":
         params.update(filter=[{"data": draw(st.sampled_from(STORED)), "operator": draw(st.sampled_from(["eq", "ge", "lt"])),
                                "value": draw(st.integers(0, 5))}])
@@ -220,8 +223,14 @@ def table_sim(version, table_type, entries):
     return sim
 
 
-def canonical(key, table_type):
-    return haproxy_table.validate.normalize_key(key, table_type)
+def key_text(key):
+    return validate.key_text(key) if hasattr(validate, "key_text") else key
+
+
+def canonical(shown, table_type):
+    """The key of the table (as the fake stores it) that a key given to the module names."""
+    key = validate.key_from_text(shown) if hasattr(validate, "key_from_text") else shown
+    return validate.normalize_key(key, table_type)
 
 
 @given(table_cases())
@@ -231,7 +240,11 @@ def test_haproxy_table_does_what_it_plans_and_then_nothing(case):
     predicted, real, again, connections, again_writes = three_runs(haproxy_table, sim, params)
     if same_failure(predicted, real, sim):
         return
-    fields = ["changed", "removed", "in_use", "commands_count", "before", "after", "diff"]
+    fields = ["changed", "removed", "in_use", "before", "after", "diff"]
+    if "keys" in params:
+        fields += ["commands", "commands_count"]
+    # A clear's commands are not predicted one by one: HAProxy 2.6 to 3.x skip the entry
+    # before each one in use, which the real run then clears by key (the outcome is predicted).
     if params.get("state") == "present":
         fields += ["updated", "updated_count"]
     for field in fields:
