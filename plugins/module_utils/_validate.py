@@ -60,14 +60,19 @@ def check_bytes(value, what="text"):
 
 
 def escape_arg(value):
-    """Escape one word for the CLI: backslash, ';' and blanks get a backslash."""
+    r"""Escape one word for the CLI: backslash, ';', blanks and '<' get a backslash.
+
+    '<' because a line that ends with ``<<`` (2.6), or whose last word starts
+    with ``<<`` (3.2: ``<<EOF``), starts a payload: HAProxy then takes the next
+    lines of the batch as data and the exchange hangs. Both read ``\<`` as ``<``.
+    """
     value = str(value)
     if _CONTROL.search(value):
         raise InvalidInput("control characters cannot be sent to HAProxy: %r" % value)
     check_bytes(value)
     out = []
     for char in value:
-        if char in "\\; \t":
+        if char in "\\; \t<":
             out.append("\\")
         out.append(char)
     return "".join(out)

@@ -10,7 +10,7 @@ from ansible_collections.lbops.haproxy.plugins.module_utils._errors import Inval
 
 
 @pytest.mark.parametrize("raw, escaped", [("plain", "plain"), ("a b", "a\\ b"), ("a;b", "a\\;b"), ("a\\b", "a\\\\b"),
-                                          (7, "7"), ("é", "é")])
+                                          (7, "7"), ("é", "é"), ("<<", "\\<\\<"), ("<<EOF", "\\<\\<EOF")])
 def test_escape_arg(raw, escaped):
     assert v.escape_arg(raw) == escaped
 
