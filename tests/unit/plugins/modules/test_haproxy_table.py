@@ -67,7 +67,7 @@ def keys_of(sim, name="fe_main"):
     (dict(keys=["1.1.1.1"], filter=[{"data": "gpc0", "operator": "gt", "value": 1}]), "mutually exclusive: keys|filter"),
     (dict(keys=[]), "must not be an empty list"),
     (dict(keys=[""]), "must not be empty"),
-    (dict(keys=["a\nb"]), "control characters"),
+    (dict(keys=["a\nb"]), "line breaks and NUL"),
     (dict(filter=[{"data": "gpc0", "operator": "gt", "value": 1}] * 5), "at most 4 filters"),
     (dict(filter=[{"data": "gpc0", "operator": "like", "value": 1}]), "value of operator must be one of"),
     (dict(state="present", keys=["1.1.1.1"], data={"gpc0": -1}), "non-negative integer"),
