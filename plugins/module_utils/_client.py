@@ -57,6 +57,11 @@ DATA_TEXT_CHARS = 1 << 18
 # 'clear table <t> key <k>' on an entry a session holds (2.6 to 3.2).
 IN_USE = "Entry currently in use"
 
+# 'set table <t> key <k> data.<type> <v>...' creates the entry of <k> first, then
+# refuses a data argument (2.6 to 3.2): such a refusal may leave a new entry.
+_SET_TABLE_LATE_REFUSALS = ("Data type not stored", "Unknown data type", "Require a valid integer",
+                            "Filter entry", "Missing data type", "Require a value")
+
 _NOT_FOUND = ("No such server", "No such backend", "No such frontend", "No such proxy", "No such table",
               "Can't find backend")
 
@@ -103,6 +108,9 @@ class Outcome(object):
 
     def __init__(self, command, severity, text, error, busy=False, noop=False):
         self.command = command
+        # A refusal that comes after HAProxy changed something (see _SET_TABLE_LATE_REFUSALS).
+        self.partial_effect = (error is not None and command.startswith("set table ")
+                               and any(marker in (text or "") for marker in _SET_TABLE_LATE_REFUSALS))
         self.severity = severity
         self.text = text
         self.error = error
@@ -159,6 +167,8 @@ class RuntimeClient(object):
 
     def _value(self, command, parser, reply):
         parser = parser or _collect
+        if isinstance(reply, Feedback) and getattr(parser, "takes_feedback", False):
+            return parser(reply)  # a probe: HAProxy's refusal is the answer it reads
         if isinstance(reply, Feedback):
             error = classify(command, reply, str(self.target))
             if error is not None:

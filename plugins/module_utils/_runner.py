@@ -110,6 +110,8 @@ class Step(object):
         self.client = client
         self.check_mode = check_mode
         self.sent = []
+        # Refused writes that may still have changed something (Outcome.partial_effect).
+        self.touched = []
         self.clock = clock
         self.sleep = sleep
         self.describe = describe
@@ -119,7 +121,7 @@ class Step(object):
 
     @property
     def changed(self):
-        return bool(self.sent)
+        return bool(self.sent or self.touched)
 
     def waiter(self, timeout, interval=1.0):
         kwargs = {}
@@ -154,6 +156,7 @@ class Step(object):
         for outcome in outcomes:
             if outcome.ok and not outcome.noop:
                 self.sent.append(outcome.command)
+        self.touched.extend(outcome.command for outcome in outcomes if outcome.partial_effect)
         failed = [outcome for outcome in outcomes if outcome.error is not None and not (outcome.busy and tolerate_busy)]
         if failed:
             errors = [outcome.error for outcome in failed]
@@ -167,10 +170,13 @@ class Step(object):
         return outcomes
 
     def changed_text(self):
-        if not self.sent:
-            return "nothing was changed on this target"
         describe = self.describe or "; ".join
-        return "already changed on this target: %s" % describe(self.sent)
+        touched = ""
+        if self.touched:
+            touched = "HAProxy may have created the entries of the refused %s" % describe(self.touched)
+        if not self.sent:
+            return touched or "nothing was changed on this target"
+        return "already changed on this target: %s%s" % (describe(self.sent), "; " + touched if touched else "")
 
 
 class Definition(object):

@@ -65,7 +65,7 @@ options:
       - Backends using a static algorithm only accept V(0%) and V(100%) (0 and the initial weight). The module
         reads the backend's algorithm (C(show stat)) and refuses another weight for C(balance static-rr) before
         anything is sent, in check mode too. Hash-based algorithms (C(source), C(uri), C(hdr)...) are static unless
-        the backend has C(hash-type consistent), which the runtime API does not show: check mode warns, and
+        the backend has C(hash-type consistent), which the runtime API does not show. Check mode warns, and
         HAProxy's refusal fails the task with HAProxy's message.
     type: raw
   health:

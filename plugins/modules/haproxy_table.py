@@ -47,6 +47,9 @@ options:
         A key copied from the module's output therefore names the same entry. Any other backslash
         stands for itself. Control characters cannot be sent to HAProxy.
       - HAProxy 2.6 cannot address keys of C(binary) tables one by one; clear those tables as a whole or with O(filter).
+      - HAProxy cuts a key longer than the table's C(len) without a word, and the runtime API does not show
+        C(len). A key whose entry shows it cut is refused before anything is sent; one set for the first
+        time fails the task after HAProxy stored it cut (reported as changed).
     type: list
     elements: str
   data:
@@ -55,6 +58,11 @@ options:
         data type (for example C(server_id) or C(gpc0)) to a non-negative integer.
       - Only the data types named here are compared and written; a key missing from the
         table is created with the others at zero.
+      - Each data type is checked against those the table stores (HAProxy is asked, without dumping
+        the table) and each value against its type's range (most counters are unsigned 32-bit,
+        C(server_id) a signed 32-bit number, C(bytes_in_cnt) and C(bytes_out_cnt) 64-bit), before anything
+        is sent. HAProxy would refuse a type the table does not store only after creating the entry, and
+        would store an out-of-range value wrapped (V(4294967296) as V(0)).
       - Rates (C(*_rate)) decay over time, so setting them is not idempotent.
     type: dict
   filter:
@@ -273,14 +281,17 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.lbops.haproxy.plugins.module_utils import _parsers as parsers  # noqa: E402
 from ansible_collections.lbops.haproxy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.lbops.haproxy.plugins.module_utils._diff import Difference  # noqa: E402
-from ansible_collections.lbops.haproxy.plugins.module_utils._errors import HAProxyError, NotFound  # noqa: E402
+from ansible_collections.lbops.haproxy.plugins.module_utils._errors import HAProxyError, InvalidInput, NotFound  # noqa: E402
 from ansible_collections.lbops.haproxy.plugins.module_utils._runner import Definition, Plan, Read, run_module  # noqa: E402
 from ansible_collections.lbops.haproxy.plugins.module_utils._table import (  # noqa: E402
+    SCALAR_DATA_TYPES,
     Dump,
+    StoredProbe,
     TableRequest,
     dump_snapshot,
     matches,
     predict_set,
+    probe_command,
     snapshot,
 )
 
@@ -315,6 +326,29 @@ def table_missing(request, tables):
     hint = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "") if names else "none"
     return NotFound("no stick table named '%s' (tables: %s; tables of a peers section are named <peers>/<table>)"
                     % (request.name, hint), None, "show table %s" % request.name, None)
+
+
+def check_not_cut(request, table, key, entry, what_happened):
+    """Refuse a key that HAProxy keeps cut (longer than the table's len): its entry shows another key."""
+    if entry is None or entry["key"] == key:
+        return
+    if table["type"] == "binary" and entry["key"].startswith(key) and not entry["key"][len(key):].strip("0"):
+        return  # a shorter binary key is padded with zeros
+    raise InvalidInput("key '%s' is longer than table '%s' keeps (its len): HAProxy cuts it to '%s'; %s"
+                       % (validate.key_text(key), request.name, validate.key_text(entry["key"]), what_happened))
+
+
+def check_stored(request, state, stored):
+    """Refuse data types the table does not store (HAProxy would refuse them, and create the entry anyway)."""
+    for name, dummy in request.data:
+        base = name.split("(", 1)[0]
+        answer = state.get("stores %s" % base)
+        if answer is None:
+            raise InvalidInput("HAProxy does not know the data type %s (table '%s' stores: %s); nothing was sent"
+                               % (name, request.name, ", ".join(stored) or "no counter"))
+        if answer is False:
+            raise InvalidInput("table '%s' does not store data.%s (it stores: %s); nothing was sent"
+                               % (request.name, name, ", ".join(stored) or "no counter"))
 
 
 def _missing(request):
@@ -368,7 +402,10 @@ class Table(Definition):
 
     def reads(self, request):
         # The dump of a clear comes once the size of the table is known (plan).
-        return [Read("tables", "show table", parsers.parse_table_list)]
+        reads = [Read("tables", "show table", parsers.parse_table_list)]
+        if request.state == "present":  # 2.7+ shows the shard of an entry: a new one's is predicted
+            reads.append(Read("version", "show version", parsers.parse_version))
+        return reads
 
     @staticmethod
     def _dump_read(request):
@@ -378,6 +415,17 @@ class Table(Definition):
     def _key_reads(request, keys):
         return [Read("key %s" % key, request.key_command("show", key), parsers.parse_table_entries, missing=_missing(request))
                 for key in keys]
+
+    @staticmethod
+    def _probe_reads(request):
+        """Which data types the table stores (to refuse others, and predict a new entry): nothing is dumped."""
+        names = list(SCALAR_DATA_TYPES)
+        for name, dummy in request.data:
+            base = name.split("(", 1)[0]
+            if base not in names:
+                names.append(base)
+        return [Read("stores %s" % name, probe_command(request.table_word, name), StoredProbe(name), missing=_missing(request))
+                for name in names]
 
     # -- plan ------------------------------------------------------------
 
@@ -406,16 +454,26 @@ class Table(Definition):
         keys = self._canonical(request, table)
         missing = [key for key in keys if "key %s" % key not in state]
         if missing:
-            return Plan(more_reads=self._key_reads(request, missing))
+            probes = self._probe_reads(request) if request.state == "present" else []
+            return Plan(more_reads=self._key_reads(request, missing) + probes)
         found = dict((key, (state["key %s" % key] or [None])[0]) for key in keys)
+        for key in keys:
+            check_not_cut(request, table, key, found[key], "nothing was sent")
+        stored = []
         before = self._keys_snapshot(request, keys, found)
         data = {"table": table, "keys": keys, "found": found, "notes": Notes(request.max_entries)}
         if request.state == "present":
+            stored = [name for name in SCALAR_DATA_TYPES if state.get("stores %s" % name)]
+            check_stored(request, state, stored)
+            # The shard of a new entry: 0 unless the table is sharded among peers (2.7+ shows it).
+            shard = None
+            if parsers.version_tuple(state.get("version") or "0.0") >= (2, 7):
+                shard = 0
             todo = [key for key in keys if not matches(found[key], request.data)]
             commands = [request.set_command(key) for key in todo]
             predicted = dict(found)
             for key in todo:
-                predicted[key] = predict_set(found[key], request.data, key)
+                predicted[key] = predict_set(found[key], request.data, key, stored, shard)
             after = self._keys_snapshot(request, keys, predicted) if todo else before
             prediction = Notes(request.max_entries)
             prediction.note(commands)
@@ -544,6 +602,9 @@ class Table(Definition):
         if request.keys is not None:
             keys = data["keys"]
             found = dict((key, (state["key %s" % key] or [None])[0]) for key in keys)
+            for key in keys:
+                check_not_cut(request, data["table"], key, found[key], "already changed on this target: %s"
+                              % "; ".join(validate.key_text(command) for command in step.sent))
             after = self._keys_snapshot(request, keys, found)
             if request.state == "present":
                 todo = data["todo"]

@@ -161,9 +161,24 @@ def test_data_type_not_stored_refused_before_sending(capsys, fakes):
     out = run(capsys, haproxy_table.main, {"socket": "/lb1.sock", "name": "st_string", "state": "present",
                                            "keys": ["newkey"], "data": {"conn_cnt": 1}})
     msg = one_line(out)
-    assert "conn_cnt" in msg and "not stored" in msg and "nothing was sent" in msg
+    assert "does not store data.conn_cnt" in msg and "nothing was sent" in msg
     assert fake.writes == [] and "newkey" not in fake.tables["st_string"].entries
     assert out["changed"] is False
+
+
+def test_set_table_refused_after_creating_the_entry_reports_a_change():
+    # Should a refusal get past the checks (a type the probe did not see), the entry HAProxy
+    # created before refusing is reported: changed, never "nothing was changed".
+    from ansible_collections.lbops.haproxy.plugins.module_utils._runner import Step
+    from ansible_collections.lbops.haproxy.tests.unit.plugins.module_utils.fake_haproxy import FakeClient
+    fake = table_lab()
+    step = Step(FakeClient(fake))
+    with pytest.raises(HAProxyError) as err:
+        step.write(["set table st_string key newkey data.conn_cnt 1"])
+    assert "newkey" in fake.tables["st_string"].entries
+    assert err.value.changed is True and step.changed is True
+    assert "nothing was changed" not in str(err.value)
+    assert "may have created the entries of the refused set table st_string key newkey" in str(err.value)
 
 
 def test_unknown_data_type_refused_before_sending(capsys, fakes):
@@ -490,4 +505,14 @@ def test_check_mode_table_present_equals_the_real_run(capsys, fakes, args):
     assert not predicted.get("failed") and not real.get("failed"), (predicted, real)
     for field in ("after", "before", "updated", "commands", "changed"):
         assert predicted["results"][0][field] == real["results"][0][field], field
+    assert predicted["diff"] == real["diff"]
+
+
+def test_check_mode_table_present_equals_the_real_run_with_shards(capsys, fakes):
+    fakes["/lb1.sock"].version = "3.2.26-1"  # entries show shard=0
+    args = {"socket": "/lb1.sock", "state": "present", "name": "st_string", "keys": ["new"], "data": {"gpc0": 4}}
+    predicted = run(capsys, haproxy_table.main, args, check_mode=True, diff=True)
+    real = run(capsys, haproxy_table.main, args, diff=True)
+    assert real["results"][0]["after"]["entries"][0]["shard"] == 0
+    assert predicted["results"][0]["after"] == real["results"][0]["after"]
     assert predicted["diff"] == real["diff"]
