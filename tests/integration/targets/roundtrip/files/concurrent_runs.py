@@ -116,6 +116,9 @@ def main(python, collections, sock, work):
     inventory = os.path.join(work, "inventory")
     with open(inventory, "w") as handle:
         handle.write("localhost ansible_connection=local ansible_python_interpreter=%s\n" % python)
+    if not collections:
+        print(json.dumps({"problems": ["no collections path: run it through ansible-test (ANSIBLE_COLLECTIONS_PATH)"]}))
+        return 1
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0")
     processes = []
     started = time.monotonic()
