@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright: lbops.haproxy contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Print the keys of a stick table as HAProxy holds them: JSON, a list of hexadecimal byte strings.
