@@ -14,6 +14,7 @@ never shows in the module's memory: at most ``max_entries`` entries and
 from ansible_collections.lbops.haproxy.plugins.module_utils import _parsers as parsers
 from ansible_collections.lbops.haproxy.plugins.module_utils import _validate as validate
 from ansible_collections.lbops.haproxy.plugins.module_utils._errors import InvalidInput, ProtocolError
+from ansible_collections.lbops.haproxy.plugins.module_utils._runner import check_seconds
 
 # The data types a table may store that hold one number (HAProxy 2.6 to 3.2; glitch_* are 3.0+).
 # Arrays (gpt, gpc, gpc_rate) and the server_key/server_name dictionary entries are not probed.
@@ -53,7 +54,6 @@ class StoredProbe(object):
 
 def probe_command(table_word, name):
     return "show table %s data.%s eq x" % (table_word, name)
-from ansible_collections.lbops.haproxy.plugins.module_utils._runner import check_seconds
 
 
 class TableRequest(object):
