@@ -250,20 +250,21 @@ class Runner(object):
         plans = []
 
         def more(state):
-            # Once a read batch is answered: the plan, or the reads it still needs,
-            # which go over the same connection (a no-op is one connection in all).
+            # Once a read batch is answered: the plan, or the reads it still needs
+            # (check mode's own, too), which go over the same connection (a no-op is
+            # one connection in all).
             if not plans:
                 if state.get("version"):
                     client.note_version(state["version"])
                 minimum = definition.minimum_level(request)
                 if minimum is not None:
                     require_level(client, state["level"], minimum[0], minimum[1])
-            plans.append(definition.plan(request, state))
-            # Reads that only check mode makes (to predict what the real run does unread).
-            wanted = plans[-1].more_reads or (plans[-1].check_reads if self.check_mode else [])
-            if wanted and len(plans) > self.MAX_READ_ROUNDS:
+            plan = definition.plan(request, state)
+            plans.append(plan)
+            reads = plan.more_reads or (plan.check_reads if self.check_mode else [])
+            if reads and len(plans) > self.MAX_READ_ROUNDS:
                 raise HAProxyError("the plan kept asking for more reads (a bug of the module)")
-            return wanted
+            return reads
 
         state = client.read_named([LEVEL_READ] + list(definition.reads(request)), more=more)
         plan = plans[-1]

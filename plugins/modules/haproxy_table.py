@@ -340,7 +340,7 @@ def check_not_cut(request, table, key, entry, what_happened):
 
 def check_stored(request, state, stored):
     """Refuse data types the table does not store (HAProxy would refuse them, and create the entry anyway)."""
-    for name, dummy in request.data:
+    for name, _value in request.data:
         base = name.split("(", 1)[0]
         answer = state.get("stores %s" % base)
         if answer is None:
@@ -401,10 +401,10 @@ class Table(Definition):
     # -- reads -----------------------------------------------------------
 
     def reads(self, request):
-        # The dump of a clear comes once the size of the table is known (plan).
         reads = [Read("tables", "show table", parsers.parse_table_list)]
         if request.state == "present":  # 2.7+ shows the shard of an entry: a new one's is predicted
             reads.append(Read("version", "show version", parsers.parse_version))
+        # The dump of a clear comes once the size of the table is known (plan).
         return reads
 
     @staticmethod
@@ -420,7 +420,7 @@ class Table(Definition):
     def _probe_reads(request):
         """Which data types the table stores (to refuse others, and predict a new entry): nothing is dumped."""
         names = list(SCALAR_DATA_TYPES)
-        for name, dummy in request.data:
+        for name, _value in request.data:
             base = name.split("(", 1)[0]
             if base not in names:
                 names.append(base)
@@ -487,17 +487,15 @@ class Table(Definition):
         data["existing"] = existing
         predicted = dict((key, found[key] if key in busy else None) for key in keys)
         after = self._keys_snapshot(request, keys, predicted)
-        # Every existing key is cleared (a session may have let go of one since the read);
-        # those in use are retried until wait_timeout. Check mode predicts the same commands.
-        commands = []
-        if existing and (free or request.wait_timeout > 0):
-            commands = [request.key_command("clear", key) for key in existing]
         prediction = Notes(request.max_entries)
-        prediction.note(commands)
+        prediction.note([request.key_command("clear", key) for key in free])
         result = result_fields(table, prediction, before, after, bool(free), removed=len(free),
                                in_use=busy[:request.max_entries], in_use_count=len(busy))
-        return Plan(commands, Difference.whole(before, after), result, level="operator", data=data,
-                    tolerate_busy=bool(commands))
+        if not existing or (not free and request.wait_timeout <= 0):
+            return Plan((), Difference.whole(before, after), result, level="operator", data=data)
+        # Every existing key is cleared; those in use are retried until wait_timeout.
+        return Plan([request.key_command("clear", key) for key in existing], Difference.whole(before, after), result,
+                    level="operator", data=data, tolerate_busy=True)
 
     def _keys_snapshot(self, request, keys, found):
         entries = [found[key] for key in keys if found[key] is not None]

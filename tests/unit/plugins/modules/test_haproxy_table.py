@@ -498,8 +498,8 @@ def test_big_full_clear_check_mode_reads_and_predicts_the_real_run(monkeypatch):
     real = run_table(sim, fail_on_in_use=False)
     for result in (predicted, real):
         result.pop("_connections")
-    assert predicted["diff"]["before"] == real["diff"]["before"] == {"count": 8, "in_use": None, "entries": [],
-                                                                       "truncated": True}
+    expected_before = {"count": 8, "in_use": None, "entries": [], "truncated": True}
+    assert predicted["diff"]["before"] == real["diff"]["before"] == expected_before
     # Commands aside (HAProxy 2.6 skips the entry before one in use: the real run then
     # clears it by key), the prediction is the real run.
     assert (predicted.pop("commands"), predicted.pop("commands_count")) == (["clear table fe_main"], 1)

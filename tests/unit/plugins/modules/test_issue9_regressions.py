@@ -9,7 +9,6 @@ the real transport against a scripted Unix-socket listener.
 """
 
 import json
-import os
 import socket
 import threading
 import time
@@ -19,9 +18,11 @@ import pytest
 from ansible_collections.lbops.haproxy.plugins.module_utils import _transport as transport
 from ansible_collections.lbops.haproxy.plugins.module_utils import _validate as validate
 from ansible_collections.lbops.haproxy.plugins.module_utils._errors import ConnectError, HAProxyError, ProtocolError
+from ansible_collections.lbops.haproxy.plugins.module_utils._parsers import parse_table_entry
+from ansible_collections.lbops.haproxy.plugins.module_utils._runner import Step
 from ansible_collections.lbops.haproxy.plugins.module_utils._waiter import Waiter
 from ansible_collections.lbops.haproxy.plugins.modules import haproxy_frontend, haproxy_server, haproxy_table
-from ansible_collections.lbops.haproxy.tests.unit.plugins.module_utils.fake_haproxy import lab, run_module, table_lab
+from ansible_collections.lbops.haproxy.tests.unit.plugins.module_utils.fake_haproxy import FakeClient, lab, run_module, table_lab
 
 FAKES = {}
 
@@ -169,8 +170,6 @@ def test_data_type_not_stored_refused_before_sending(capsys, fakes):
 def test_set_table_refused_after_creating_the_entry_reports_a_change():
     # Should a refusal get past the checks (a type the probe did not see), the entry HAProxy
     # created before refusing is reported: changed, never "nothing was changed".
-    from ansible_collections.lbops.haproxy.plugins.module_utils._runner import Step
-    from ansible_collections.lbops.haproxy.tests.unit.plugins.module_utils.fake_haproxy import FakeClient
     fake = table_lab()
     step = Step(FakeClient(fake))
     with pytest.raises(HAProxyError) as err:
@@ -229,7 +228,6 @@ def test_key_text_round_trips_to_the_same_bytes(raw):
 
 
 def test_parser_reads_haproxys_escapes_as_bytes():
-    from ansible_collections.lbops.haproxy.plugins.module_utils._parsers import parse_table_entry
     entry = parse_table_entry("0x1: key=caf\\xC3\\xA9\\ x\\xFF\\= use=0 exp=0 gpc0=1")
     assert entry["key"] == "caf\u00e9 x\udcff="
     assert validate.key_text(entry["key"]) == "caf\u00e9 x\\xFF="
@@ -383,9 +381,9 @@ class Listener(object):
         self.thread.start()
 
     def serve(self, count):
-        for dummy in range(count):
+        for _connection in range(count):
             try:
-                conn, dummy2 = self.server.accept()
+                conn, _address = self.server.accept()
             except OSError:
                 return
             try:
@@ -427,12 +425,11 @@ def test_listener_that_closes_at_once_gives_a_typed_error(sock_path):
     runs = 30
     Listener(sock_path, close, count=runs)
     payload = ["set server be/s%d state ready" % index for index in range(3000)]  # more than a socket buffer
-    for dummy in range(runs):
+    for _run in range(runs):
         with pytest.raises(HAProxyError) as err:
             list(transport.Session(transport.Target(sock_path), 2).run(payload))
         assert isinstance(err.value, (ConnectError, ProtocolError)), repr(err.value)
-        assert not isinstance(err.value.__cause__, BrokenPipeError) or isinstance(err.value, HAProxyError)
-    assert os.path.exists(sock_path) or True
+        assert "\n" not in str(err.value) and "BrokenPipe" not in str(err.value)
 
 
 # -- the one-connection claim of haproxy_table ---------------------------------------
