@@ -98,7 +98,8 @@ def parse_servers_state(lines):
         names = header if len(header) == len(fields) else list(_SERVERS_STATE_FIELDS[:len(fields)])
         raw = dict(zip(names, fields))
         for key in list(raw):
-            if raw[key] == "-":
+            # '-' is an empty field, but it is also a valid proxy or server name.
+            if raw[key] == "-" and key not in ("be_name", "srv_name"):
                 raw[key] = None
             elif key in _INT_FIELDS:
                 raw[key] = _int(raw[key])

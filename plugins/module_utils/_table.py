@@ -77,7 +77,7 @@ class TableRequest(object):
                     raise InvalidInput("stick-table keys must not be empty")
                 # Keys are given as the module shows them (validate.key_text): '\xNN' is a byte.
                 text = validate.key_from_text(text)
-                validate.escape_arg(text)  # refuses control characters
+                validate.escape_arg(text)  # refuses line breaks and NUL
                 if text not in self.keys:
                     self.keys.append(text)
         self.data = []

@@ -58,8 +58,8 @@ MAX_MESSAGE_CHARS = 2000
 _RECV = 262144
 _SEND = 65536
 _SEVERITY = re.compile(r"^\[(\d)\]: ?(.*)$")
-_IPV4 = re.compile(r"^ipv4@(?P<host>[^:\[\]]+):(?P<port>\d+)$")
-_IPV6 = re.compile(r"^ipv6@\[(?P<host>[^\]]+)\]:(?P<port>\d+)$")
+_IPV4 = re.compile(r"^ipv4@(?P<host>[^:\[\]\s]+):(?P<port>[0-9]+)\Z")
+_IPV6 = re.compile(r"^ipv6@\[(?P<host>[^\]\s]+)\]:(?P<port>[0-9]+)\Z")
 
 
 class Target(object):
@@ -166,12 +166,19 @@ def encode_commands(commands, opening=True, closing=True):
     """
     lines = [b"prompt\nset severity-output number\n"] if opening else []
     for command in commands:
-        data = command.encode("utf-8", "surrogateescape")
+        try:
+            data = command.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            raise InvalidInput("a command holds a character that stands for no bytes (a lone surrogate): %r; "
+                               "nothing was sent" % clip(command, 120))
         if len(data) > MAX_COMMAND_BYTES:
             raise InvalidInput("a command of %d bytes is longer than HAProxy reads in one line (%d): %s; nothing was sent"
                                % (len(data), MAX_COMMAND_BYTES, clip(command, 120)))
         if b"\n" in data or b"\r" in data:
             raise InvalidInput("a command contains a line break: %r; nothing was sent" % clip(command, 120))
+        if b"\x00" in data:
+            # HAProxy reads a command as a C string: it would act on the part before the NUL.
+            raise InvalidInput("a command contains a NUL character: %r; nothing was sent" % clip(command, 120))
         lines.append(data + b"\n")
     if closing:
         lines.append(b"quit\n")

@@ -19,6 +19,10 @@ from ansible_collections.lbops.haproxy.plugins.module_utils._errors import Inval
 # escape character) plus every control character.
 _FORBIDDEN_IN_NAMES = re.compile(r"[;\\\s\x00-\x1f\x7f]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What no word can carry: HAProxy reads one command per line, as a C string.
+# Other control characters go through (verified on 2.6.12 and 3.2.26: a key
+# with ESC, DEL or \x01 is set and cleared by key; TAB is escaped).
+_LINE_BREAK_OR_NUL = re.compile(r"[\r\n\x00]")
 # Every pattern is matched whole (``fullmatch``): ``$`` would also match before a
 # trailing newline, which would then reach the socket.
 _WEIGHT = re.compile(r"(\d{1,3})(%?)")
@@ -46,14 +50,33 @@ MAX_TABLE_FILTERS = 4
 TABLE_TYPES = ("ip", "ipv6", "integer", "string", "binary")
 
 
+def check_bytes(value, what="text"):
+    """``value`` if it stands for bytes (UTF-8, ``surrogateescape`` for bytes that are not UTF-8).
+
+    A lone surrogate outside U+DC80-U+DCFF stands for no byte at all: it could
+    not be sent, so it is refused here, before anything is.
+    """
+    try:
+        value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raise InvalidInput("invalid %s %r: it holds a character that stands for no bytes (a lone surrogate)" % (what, value))
+    return value
+
+
 def escape_arg(value):
-    """Escape one word for the CLI: backslash, ';' and blanks get a backslash."""
+    r"""Escape one word for the CLI: backslash, ';', blanks and '<' get a backslash.
+
+    '<' because a line that ends with ``<<`` (2.6), or whose last word starts
+    with ``<<`` (3.2: ``<<EOF``), starts a payload: HAProxy then takes the next
+    lines of the batch as data and the exchange hangs. Both read ``\<`` as ``<``.
+    """
     value = str(value)
-    if _CONTROL.search(value):
-        raise InvalidInput("control characters cannot be sent to HAProxy: %r" % value)
+    if _LINE_BREAK_OR_NUL.search(value):
+        raise InvalidInput("line breaks and NUL cannot be sent to HAProxy (it reads one command per line): %r" % value)
+    check_bytes(value)
     out = []
     for char in value:
-        if char in "\\; \t":
+        if char in "\\; \t<":
             out.append("\\")
         out.append(char)
     return "".join(out)
@@ -72,7 +95,7 @@ def check_name(value, what):
         raise InvalidInput("invalid %s %r: names cannot contain ';', '\\', whitespace or control characters" % (what, value))
     if what != "table name" and "/" in value:
         raise InvalidInput("invalid %s %r: names cannot contain '/'" % (what, value))
-    return value
+    return check_bytes(value, what)
 
 
 def parse_weight(value):
@@ -187,9 +210,9 @@ def normalize_key(key, table_type):
             raise InvalidInput("invalid key %r for a table of type binary: expected an even number of hexadecimal digits" % text)
         return text.lower()
     if table_type == "string":
-        if _CONTROL.search(text):
-            raise InvalidInput("invalid key %r: control characters cannot be sent to HAProxy" % text)
-        return text
+        if _LINE_BREAK_OR_NUL.search(text):
+            raise InvalidInput("invalid key %r: a key with a line break or a NUL cannot be sent to HAProxy" % text)
+        return check_bytes(text, "key")
     raise InvalidInput("unsupported stick-table type %r" % (table_type,))
 
 

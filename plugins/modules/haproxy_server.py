@@ -441,7 +441,10 @@ def predict_admin_state(bits, state):
 
 
 def find_servers(rows, backend, names):
-    """Map each requested name to its row; unknown names raise NotFound (nothing is sent)."""
+    """Map each requested name to its row; unknown names raise NotFound (nothing is sent).
+
+    A server named twice (``s1`` and its ``#1``) is one server, planned once.
+    """
     by_name = dict((row["name"], row) for row in rows)
     by_id = dict(("#%s" % row["id"], row) for row in rows)
     found, missing = [], []
@@ -449,7 +452,7 @@ def find_servers(rows, backend, names):
         row = by_name.get(name) or by_id.get(name)
         if row is None:
             missing.append(name)
-        else:
+        elif all(row["name"] != other["name"] for other in found):
             found.append(row)
     if missing:
         known = ", ".join(sorted(by_name)) or "none"

@@ -487,15 +487,17 @@ class Table(Definition):
         data["existing"] = existing
         predicted = dict((key, found[key] if key in busy else None) for key in keys)
         after = self._keys_snapshot(request, keys, predicted)
+        # Every existing key is cleared (a session may have let go of one since the read);
+        # those in use are retried until wait_timeout. Check mode predicts the same commands.
+        commands = []
+        if existing and (free or request.wait_timeout > 0):
+            commands = [request.key_command("clear", key) for key in existing]
         prediction = Notes(request.max_entries)
-        prediction.note([request.key_command("clear", key) for key in free])
+        prediction.note(commands)
         result = result_fields(table, prediction, before, after, bool(free), removed=len(free),
                                in_use=busy[:request.max_entries], in_use_count=len(busy))
-        if not existing or (not free and request.wait_timeout <= 0):
-            return Plan((), Difference.whole(before, after), result, level="operator", data=data)
-        # Every existing key is cleared; those in use are retried until wait_timeout.
-        return Plan([request.key_command("clear", key) for key in existing], Difference.whole(before, after), result,
-                    level="operator", data=data, tolerate_busy=True)
+        return Plan(commands, Difference.whole(before, after), result, level="operator", data=data,
+                    tolerate_busy=bool(commands))
 
     def _keys_snapshot(self, request, keys, found):
         entries = [found[key] for key in keys if found[key] is not None]

@@ -489,3 +489,14 @@ def test_no_server_side_wait_before_3_0_or_for_drain(version, state):
     sent = [command for batch in haproxy.sessions for command in batch]
     assert not [command for command in sent if command.startswith("wait ")]
     assert clock.sleeps == 1
+
+
+def test_a_server_named_by_name_and_by_id_is_planned_once():
+    # s1 is #1: check mode used to predict each command twice, the real run sent them twice.
+    sim = lab()
+    req = request(name=["s1", "#1"], port=9000)
+    predicted = converge(FakeClient(sim), req, check_mode=True)
+    real = converge(FakeClient(sim), req)
+    assert predicted["commands"] == real["commands"] == ["set server be_app/s1 addr 127.0.0.1 port 9000"]
+    assert [row["name"] for row in real["servers"]] == ["s1"]
+    assert sim.writes == ["set server be_app/s1 addr 127.0.0.1 port 9000"]

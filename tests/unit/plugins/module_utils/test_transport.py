@@ -12,6 +12,7 @@ import pytest
 from ansible_collections.lbops.haproxy.plugins.module_utils import _transport as t
 from ansible_collections.lbops.haproxy.plugins.module_utils._errors import (
     ConnectionRefused,
+    InvalidInput,
     ProtocolError,
     SocketMissing,
     SocketTimeout,
@@ -181,6 +182,27 @@ def test_protocol_errors(sock_path, reply, message):
     with pytest.raises(ProtocolError) as err:
         collect(t.Session(t.Target(sock_path), 1), ["show info"])
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize("command", ["clear table t key a\x00b", "\x00", "show table t\x00"])
+def test_a_nul_is_refused_before_sending(command):
+    # HAProxy would act on the part before the NUL ('clear table t key a'): another key.
+    with pytest.raises(InvalidInput) as err:
+        t.encode_commands(["show info", command])
+    assert "NUL" in str(err.value) and "nothing was sent" in str(err.value) and "\n" not in str(err.value)
+    assert err.value.before_sending
+
+
+def test_a_command_that_stands_for_no_bytes_is_refused_before_sending():
+    with pytest.raises(InvalidInput) as err:
+        t.encode_commands(["show table t key a\ud800"])
+    assert "nothing was sent" in str(err.value) and err.value.before_sending
+
+
+@pytest.mark.parametrize("spec", ["ipv4@127.0.0.1:9999\n", "ipv6@[::1]:9999\n", "ipv4@127.0.0.1 :9999", "ipv4@127.0.0.1:\u0669"])
+def test_target_patterns_match_the_whole_spec(spec):
+    with pytest.raises(ValueError):
+        t.Target(spec)
 
 
 def test_follow_up_reads_go_over_the_same_connection(sock_path):

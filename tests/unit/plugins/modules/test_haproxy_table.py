@@ -67,7 +67,7 @@ def keys_of(sim, name="fe_main"):
     (dict(keys=["1.1.1.1"], filter=[{"data": "gpc0", "operator": "gt", "value": 1}]), "mutually exclusive: keys|filter"),
     (dict(keys=[]), "must not be an empty list"),
     (dict(keys=[""]), "must not be empty"),
-    (dict(keys=["a\nb"]), "control characters"),
+    (dict(keys=["a\nb"]), "line breaks and NUL"),
     (dict(filter=[{"data": "gpc0", "operator": "gt", "value": 1}] * 5), "at most 4 filters"),
     (dict(filter=[{"data": "gpc0", "operator": "like", "value": 1}]), "value of operator must be one of"),
     (dict(state="present", keys=["1.1.1.1"], data={"gpc0": -1}), "non-negative integer"),
@@ -284,6 +284,20 @@ def test_clear_keys_in_use_without_wait_sends_nothing():
     assert sim.writes == []
     assert result["changed"] is False
     assert result["in_use"] == ["10.9.0.2"]
+
+
+def test_check_mode_predicts_the_clears_of_keys_in_use_that_go_out_with_the_others():
+    # A free key and one in use: both clears go out (the session may end meanwhile);
+    # check mode predicted the free one only.
+    sim = lab()
+    sim.tables["fe_main"].entries["10.9.0.2"]["use"] = 1
+    args = dict(keys=["10.9.0.1", "10.9.0.2"], fail_on_in_use=False)
+    check = run_table(sim, check_mode=True, **args)
+    result = run_table(sim, **args)
+    assert sim.writes == ["clear table fe_main key 10.9.0.1", "clear table fe_main key 10.9.0.2"]
+    assert check["commands"] == result["commands"] == sim.writes
+    assert check["commands_count"] == result["commands_count"] == 2
+    assert check["removed"] == result["removed"] == 1 and check["in_use"] == result["in_use"] == ["10.9.0.2"]
 
 
 def test_invalid_ip_key_refused_before_any_key_is_sent():
