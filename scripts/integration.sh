@@ -58,6 +58,7 @@ it_haproxy: $HAPROXY_CMD
 it_haproxy_version: "$HAPROXY_VERSION"
 it_dir: $IT_DIR
 it_port_base: $port_base
+it_install_tools: false
 EOF
 (cd "$COPY" && git add -f tests/integration/integration_config.yml)
 

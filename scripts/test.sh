@@ -211,6 +211,16 @@ if [ ${#notrun[@]} -gt 0 ]; then
     done
     echo "!!! They count as failures."
 fi
+# Why each failed cell failed, last, where a reader of only the end of the output sees it.
+for name in "${order[@]}"; do
+    case "${RESULT[$name]}" in FAILED*) ;; *) continue ;; esac
+    echo
+    echo "!!! why $name failed (${LOGS#"$REPO"/}/${name//\//_}.log; its failed tasks, then its last lines):"
+    grep -n -E '^(fatal|failed):|^FAILED|ERROR|Error:|assert' "$LOGS/${name//\//_}.log" 2>/dev/null |
+        grep -v -E '\.\.\.ignoring|FAILED - RETRYING' | tail -n 12 | cut -c1-400 | sed 's/^/!!!   /'
+    echo "!!!   ..."
+    tail -n 25 "$LOGS/${name//\//_}.log" 2>/dev/null | cut -c1-400 | sed 's/^/!!!   /'
+done
 echo "suite: $passed passed, $bad failed or not run"
 if [ "$LAB_RESTORE_RC" -ne 0 ]; then
     echo "!!! the lab that was up before the suite could not be brought back up (rc $LAB_RESTORE_RC):" \

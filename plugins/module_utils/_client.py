@@ -57,6 +57,11 @@ DATA_TEXT_CHARS = 1 << 18
 # 'clear table <t> key <k>' on an entry a session holds (2.6 to 3.2).
 IN_USE = "Entry currently in use"
 
+# 'set table <t> key <k> data.<type> <v>...' creates the entry of <k> first, then
+# refuses a data argument (2.6 to 3.2): such a refusal may leave a new entry.
+_SET_TABLE_LATE_REFUSALS = ("Data type not stored", "Unknown data type", "Require a valid integer",
+                            "Filter entry", "Missing data type", "Require a value")
+
 _NOT_FOUND = ("No such server", "No such backend", "No such frontend", "No such proxy", "No such table",
               "Can't find backend")
 
@@ -103,6 +108,9 @@ class Outcome(object):
 
     def __init__(self, command, severity, text, error, busy=False, noop=False):
         self.command = command
+        # A refusal that comes after HAProxy changed something (see _SET_TABLE_LATE_REFUSALS).
+        self.partial_effect = (error is not None and command.startswith("set table ")
+                               and any(marker in (text or "") for marker in _SET_TABLE_LATE_REFUSALS))
         self.severity = severity
         self.text = text
         self.error = error
@@ -144,6 +152,8 @@ class RuntimeClient(object):
         self.target = Target(spec)
         self.timeout = timeout
         self.connections = 0
+        # Whether a write batch was ever sent through this client.
+        self.written = False
         # (major, minor) and the full text of the target's version, once read.
         self.version = None
         self.version_text = None
@@ -157,6 +167,8 @@ class RuntimeClient(object):
 
     def _value(self, command, parser, reply):
         parser = parser or _collect
+        if isinstance(reply, Feedback) and getattr(parser, "takes_feedback", False):
+            return parser(reply)  # a probe: HAProxy's refusal is the answer it reads
         if isinstance(reply, Feedback):
             error = classify(command, reply, str(self.target))
             if error is not None:
@@ -180,23 +192,41 @@ class RuntimeClient(object):
             raise ProtocolError("HAProxy answered %d of %d commands" % (len(results), len(requests)), str(self.target))
         return results
 
-    def read_named(self, reads):
+    def read_named(self, reads, more=None):
         """Run named reads (objects with ``name``, ``command``, ``parser``) over one connection.
 
-        Returns ``{name: value}``. A ``NotFound`` for a read that carries a
-        ``missing`` message is re-worded with it (and says that nothing was sent).
+        Returns ``{name: value}``. ``more(values)``, when given, is called with
+        the values read so far once a batch is answered, and the reads it
+        returns go over the same connection (reads that depend on earlier
+        answers cost no connection of their own). A ``NotFound`` for a read that
+        carries a ``missing`` message is re-worded with it (and says that
+        nothing was sent, unless this client has written before).
         """
-        reads = list(reads)
+        queue = list(reads)
+        values = {}
+
+        def follow():
+            extra = list(more(values) or [])
+            queue.extend(extra)
+            return [read.command for read in extra]
+
+        answered = 0
         try:
-            values = self.read([(read.command, read.parser) for read in reads])
+            for reply in self._session().run([read.command for read in queue], follow if more else None):
+                read = queue[answered]
+                values[read.name] = self._value(read.command, read.parser, reply)
+                answered += 1
         except NotFound as exc:
-            for read in reads:
+            for read in queue:
                 if read.command == exc.command and getattr(read, "missing", None):
-                    raise NotFound("%s (HAProxy: %s); nothing was sent"
-                                   % (read.missing, (exc.reply or "").strip().rstrip(".")),
+                    raise NotFound("%s (HAProxy: %s)%s"
+                                   % (read.missing, (exc.reply or "").strip().rstrip("."),
+                                      "" if self.written else "; nothing was sent"),
                                    exc.target, exc.command, exc.reply)
             raise
-        return dict((read.name, value) for read, value in zip(reads, values))
+        if answered != len(queue):
+            raise ProtocolError("HAProxy answered %d of %d commands" % (answered, len(queue)), str(self.target))
+        return values
 
     def write(self, commands):
         """Run write commands over one connection; one :class:`Outcome` each.
@@ -207,6 +237,7 @@ class RuntimeClient(object):
         """
         commands = list(commands)
         outcomes = []
+        self.written = True
         session = self._session()
         try:
             for command, reply in zip(commands, session.run(commands)):

@@ -98,7 +98,8 @@ def parse_servers_state(lines):
         names = header if len(header) == len(fields) else list(_SERVERS_STATE_FIELDS[:len(fields)])
         raw = dict(zip(names, fields))
         for key in list(raw):
-            if raw[key] == "-":
+            # '-' is an empty field, but it is also a valid proxy or server name.
+            if raw[key] == "-" and key not in ("be_name", "srv_name"):
                 raw[key] = None
             elif key in _INT_FIELDS:
                 raw[key] = _int(raw[key])
@@ -166,6 +167,9 @@ def parse_info(lines):
     return info
 
 
+_HEX_BYTE = re.compile(r"[0-9a-fA-F]{2}")
+
+
 def parse_table_header(line):
     match = _TABLE_HEADER.match(line)
     if not match:
@@ -187,24 +191,31 @@ def parse_table_list(lines):
 
 
 def unescape_key(text):
-    r"""Undo ``show table``'s escaping of string keys (``\ ``, ``\\``, ``\=``, ``\xNN``)."""
+    r"""Undo ``show table``'s escaping of string keys (``\ ``, ``\\``, ``\=``, ``\t``, ``\xNN``).
+
+    HAProxy keys are bytes, and ``show table`` prints every byte that is not
+    printable ASCII as ``\xNN``: the bytes are put back together and decoded
+    as UTF-8 (``caf\xC3\xA9`` is ``café``), bytes that are not UTF-8 as lone
+    surrogates (``surrogateescape``), so that the key, encoded the same way,
+    is the same bytes again in a command.
+    """
     if "\\" not in text:
         return text
-    out, index = [], 0
+    out, index = bytearray(), 0
     while index < len(text):
         char = text[index]
         if char == "\\" and index + 1 < len(text):
             nxt = text[index + 1]
-            if nxt == "x" and re.match(r"[0-9a-fA-F]{2}", text[index + 2:index + 4]):
-                out.append(chr(int(text[index + 2:index + 4], 16)))
+            if nxt == "x" and _HEX_BYTE.fullmatch(text[index + 2:index + 4]):
+                out.append(int(text[index + 2:index + 4], 16))
                 index += 4
                 continue
-            out.append({"n": "\n", "r": "\r", "t": "\t", "e": "\x1b"}.get(nxt, nxt))
+            out += {"n": "\n", "r": "\r", "t": "\t", "e": "\x1b"}.get(nxt, nxt).encode("utf-8", "surrogateescape")
             index += 2
             continue
-        out.append(char)
+        out += char.encode("utf-8", "surrogateescape")
         index += 1
-    return "".join(out)
+    return out.decode("utf-8", "surrogateescape")
 
 
 def _split_escaped(text):

@@ -80,10 +80,13 @@ class Plan(object):
     them (one more connection) and calls ``plan()`` again. ``data``: anything
     the module's later steps need. ``tolerate_busy``: writes refused because a
     session holds the entry are not errors (the follow-up retries them).
+    ``check_reads``: reads that only check mode makes (then plans again), where
+    a real run can act without them and learns the outcome from its re-read
+    (a big table's full clear).
     """
 
     def __init__(self, commands=(), difference=None, result=None, level="admin", follow_up=False,
-                 more_reads=None, data=None, tolerate_busy=False):
+                 more_reads=None, data=None, tolerate_busy=False, check_reads=None):
         self.commands = list(commands)
         self.tolerate_busy = tolerate_busy
         self.difference = difference
@@ -91,6 +94,7 @@ class Plan(object):
         self.level = level
         self.follow_up = follow_up
         self.more_reads = list(more_reads or [])
+        self.check_reads = list(check_reads or [])
         self.data = data
 
 
@@ -106,6 +110,8 @@ class Step(object):
         self.client = client
         self.check_mode = check_mode
         self.sent = []
+        # Refused writes that may still have changed something (Outcome.partial_effect).
+        self.touched = []
         self.clock = clock
         self.sleep = sleep
         self.describe = describe
@@ -115,7 +121,7 @@ class Step(object):
 
     @property
     def changed(self):
-        return bool(self.sent)
+        return bool(self.sent or self.touched)
 
     def waiter(self, timeout, interval=1.0):
         kwargs = {}
@@ -150,6 +156,7 @@ class Step(object):
         for outcome in outcomes:
             if outcome.ok and not outcome.noop:
                 self.sent.append(outcome.command)
+        self.touched.extend(outcome.command for outcome in outcomes if outcome.partial_effect)
         failed = [outcome for outcome in outcomes if outcome.error is not None and not (outcome.busy and tolerate_busy)]
         if failed:
             errors = [outcome.error for outcome in failed]
@@ -163,10 +170,13 @@ class Step(object):
         return outcomes
 
     def changed_text(self):
-        if not self.sent:
-            return "nothing was changed on this target"
         describe = self.describe or "; ".join
-        return "already changed on this target: %s" % describe(self.sent)
+        touched = ""
+        if self.touched:
+            touched = "HAProxy may have created the entries of the refused %s" % describe(self.touched)
+        if not self.sent:
+            return touched or "nothing was changed on this target"
+        return "already changed on this target: %s%s" % (describe(self.sent), "; " + touched if touched else "")
 
 
 class Definition(object):
@@ -237,20 +247,27 @@ class Runner(object):
         """The result dict of one target (``changed``, ``diff``, the module's fields)."""
         definition, request = self.definition, self.request
         step = Step(client, self.check_mode, self.clock, self.sleep, definition.describe)
-        state = client.read_named([LEVEL_READ] + list(definition.reads(request)))
-        if state.get("version"):
-            client.note_version(state["version"])
-        minimum = definition.minimum_level(request)
-        if minimum is not None:
-            require_level(client, state["level"], minimum[0], minimum[1])
-        plan = definition.plan(request, state)
-        rounds = 0
-        while plan.more_reads:
-            rounds += 1
-            if rounds > self.MAX_READ_ROUNDS:
-                raise HAProxyError("the plan kept asking for more reads (a bug of the module)")
-            state.update(client.read_named(plan.more_reads))
+        plans = []
+
+        def more(state):
+            # Once a read batch is answered: the plan, or the reads it still needs
+            # (check mode's own, too), which go over the same connection (a no-op is
+            # one connection in all).
+            if not plans:
+                if state.get("version"):
+                    client.note_version(state["version"])
+                minimum = definition.minimum_level(request)
+                if minimum is not None:
+                    require_level(client, state["level"], minimum[0], minimum[1])
             plan = definition.plan(request, state)
+            plans.append(plan)
+            reads = plan.more_reads or (plan.check_reads if self.check_mode else [])
+            if reads and len(plans) > self.MAX_READ_ROUNDS:
+                raise HAProxyError("the plan kept asking for more reads (a bug of the module)")
+            return reads
+
+        state = client.read_named([LEVEL_READ] + list(definition.reads(request)), more=more)
+        plan = plans[-1]
         if plan.commands:
             require_level(client, state["level"], plan.level, plan.commands[0])
         if self.check_mode or not (plan.commands or plan.follow_up):
@@ -268,6 +285,9 @@ class Runner(object):
             exc.changed = exc.changed or step.changed
             if step.written:
                 exc.commands = exc.commands or list(step.sent)
+                # What a module's check says before any write ("...; nothing was sent")
+                # is no longer true once a batch went out.
+                exc.message = exc.message.replace("; nothing was sent", "")
             raise
         result = dict(result)
         result["changed"] = bool(definition.changed(request, plan, step, result))
@@ -351,6 +371,26 @@ def _run_one(function, client):
     return result
 
 
+def printable(value):
+    """``value`` with every lone surrogate (a byte of a key that is not UTF-8) shown as ``\\xNN``.
+
+    Keys read from HAProxy are decoded with ``surrogateescape`` so that they
+    are the same bytes again in a command; no such character may reach the
+    module's JSON output.
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if isinstance(value, dict):
+        return dict((printable(key), printable(item)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return [printable(item) for item in value]
+    return value
+
+
 def run_on_targets(module, function, clients=None, finish=None):
     """Run ``function(client) -> dict`` on every target in parallel and exit the module.
 
@@ -379,6 +419,8 @@ def run_on_targets(module, function, clients=None, finish=None):
         }
     for result in results:
         result.pop("diff", None)
+    output = printable(output)
+    results = output["results"]
     if finish is not None:
         finish(output)
     failed = [result for result in results if result["failed"]]

@@ -13,8 +13,47 @@ never shows in the module's memory: at most ``max_entries`` entries and
 
 from ansible_collections.lbops.haproxy.plugins.module_utils import _parsers as parsers
 from ansible_collections.lbops.haproxy.plugins.module_utils import _validate as validate
-from ansible_collections.lbops.haproxy.plugins.module_utils._errors import InvalidInput
+from ansible_collections.lbops.haproxy.plugins.module_utils._errors import InvalidInput, ProtocolError
 from ansible_collections.lbops.haproxy.plugins.module_utils._runner import check_seconds
+
+# The data types a table may store that hold one number (HAProxy 2.6 to 3.2; glitch_* are 3.0+).
+# Arrays (gpt, gpc, gpc_rate) and the server_key/server_name dictionary entries are not probed.
+SCALAR_DATA_TYPES = ("server_id", "gpt0", "gpc0", "gpc0_rate", "gpc1", "gpc1_rate", "conn_cnt", "conn_rate",
+                     "conn_cur", "sess_cnt", "sess_rate", "http_req_cnt", "http_req_rate", "http_err_cnt",
+                     "http_err_rate", "bytes_in_cnt", "bytes_in_rate", "bytes_out_cnt", "bytes_out_rate",
+                     "http_fail_cnt", "http_fail_rate", "glitch_cnt", "glitch_rate")
+
+
+class StoredProbe(object):
+    """Parser of ``show table <t> data.<type> eq x``: whether the table stores ``<type>``.
+
+    HAProxy checks a filter's data type before its value, and refuses the value
+    ``x`` before it reads a single entry, so the answer costs nothing, whatever
+    the size of the table: "Require a valid integer value..." (stored), "Data
+    type not stored in this table" (not stored: ``False``), "Unknown data
+    type" (not a type of this version: ``None``).
+    """
+
+    takes_feedback = True
+
+    def __init__(self, name):
+        self.name = name
+
+    def __call__(self, reply):
+        text = getattr(reply, "text", None)
+        if text is None:
+            text = "\n".join(reply)
+        if "Require a valid integer" in text:
+            return True
+        if "not stored" in text:
+            return False
+        if "Unknown data type" in text:
+            return None
+        raise ProtocolError("unexpected answer to the probe of data type %s: %r" % (self.name, text[:200]))
+
+
+def probe_command(table_word, name):
+    return "show table %s data.%s eq x" % (table_word, name)
 
 
 class TableRequest(object):
@@ -36,7 +75,9 @@ class TableRequest(object):
                 text = "" if key is None else str(key)
                 if text == "":
                     raise InvalidInput("stick-table keys must not be empty")
-                validate.escape_arg(text)  # refuses control characters
+                # Keys are given as the module shows them (validate.key_text): '\xNN' is a byte.
+                text = validate.key_from_text(text)
+                validate.escape_arg(text)  # refuses line breaks and NUL
                 if text not in self.keys:
                     self.keys.append(text)
         self.data = []
@@ -102,7 +143,7 @@ class Dump(parsers.TableDump):
 
 def public_entry(entry):
     """An entry as reported: ``exp`` moves all the time, so it stays out of diffs."""
-    result = {"key": entry["key"], "use": entry["use"], "data": dict(entry["data"])}
+    result = {"key": validate.key_text(entry["key"]), "use": entry["use"], "data": dict(entry["data"])}
     if "shard" in entry:
         result["shard"] = entry["shard"]
     return result
@@ -126,8 +167,11 @@ def matches(entry, data):
     return True
 
 
-def predict_set(entry, data, key):
-    predicted = {"key": key, "use": 0, "exp": None, "data": {}}
+def predict_set(entry, data, key, stored=(), shard=None):
+    """The entry after ``set table``: a new one holds every stored type at 0 (and ``shard``, if given)."""
+    predicted = {"key": key, "use": 0, "exp": None, "data": dict((name, 0) for name in stored)}
+    if shard is not None:
+        predicted["shard"] = shard
     if entry is not None:
         predicted = dict(entry, data=dict(entry["data"]))
     for name, value in data:

@@ -28,6 +28,8 @@ frame them.
 """
 
 import errno
+import ipaddress
+import posixpath
 import re
 import selectors
 import socket
@@ -56,8 +58,8 @@ MAX_MESSAGE_CHARS = 2000
 _RECV = 262144
 _SEND = 65536
 _SEVERITY = re.compile(r"^\[(\d)\]: ?(.*)$")
-_IPV4 = re.compile(r"^ipv4@(?P<host>[^:\[\]]+):(?P<port>\d+)$")
-_IPV6 = re.compile(r"^ipv6@\[(?P<host>[^\]]+)\]:(?P<port>\d+)$")
+_IPV4 = re.compile(r"^ipv4@(?P<host>[^:\[\]\s]+):(?P<port>[0-9]+)\Z")
+_IPV6 = re.compile(r"^ipv6@\[(?P<host>[^\]\s]+)\]:(?P<port>[0-9]+)\Z")
 
 
 class Target(object):
@@ -87,10 +89,15 @@ class Target(object):
 
     @property
     def key(self):
-        """What identifies the endpoint: ``/x`` and ``unix@/x`` are the same socket."""
+        """What identifies the endpoint: ``/x``, ``unix@/x`` and ``/./x`` are the same socket."""
         if self.family == socket.AF_UNIX:
-            return ("unix", self.address)
-        return (self.family, self.address)
+            return ("unix", posixpath.normpath(self.address))
+        host, port = self.address
+        try:
+            host = str(ipaddress.ip_address(host))  # 127.0.0.1 and ::1 as one spelling each
+        except ValueError:
+            pass
+        return (self.family, (host, port))
 
     def connect(self, timeout):
         """Open a connection; every failure becomes a one-line typed error."""
@@ -152,18 +159,29 @@ class Feedback(object):
         return "Feedback(%d, %r)" % (self.severity, self.text)
 
 
-def encode_commands(commands):
-    """The bytes of a batch; a command too long for HAProxy's line buffer is refused."""
-    lines = [b"prompt\nset severity-output number\n"]
+def encode_commands(commands, opening=True, closing=True):
+    """The bytes of a batch; a command too long for HAProxy's line buffer is refused.
+
+    ``opening`` starts the interactive mode, ``closing`` ends the batch with ``quit``.
+    """
+    lines = [b"prompt\nset severity-output number\n"] if opening else []
     for command in commands:
-        data = command.encode("utf-8", "surrogateescape")
+        try:
+            data = command.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            raise InvalidInput("a command holds a character that stands for no bytes (a lone surrogate): %r; "
+                               "nothing was sent" % clip(command, 120))
         if len(data) > MAX_COMMAND_BYTES:
             raise InvalidInput("a command of %d bytes is longer than HAProxy reads in one line (%d): %s; nothing was sent"
                                % (len(data), MAX_COMMAND_BYTES, clip(command, 120)))
         if b"\n" in data or b"\r" in data:
             raise InvalidInput("a command contains a line break: %r; nothing was sent" % clip(command, 120))
+        if b"\x00" in data:
+            # HAProxy reads a command as a C string: it would act on the part before the NUL.
+            raise InvalidInput("a command contains a NUL character: %r; nothing was sent" % clip(command, 120))
         lines.append(data + b"\n")
-    lines.append(b"quit\n")
+    if closing:
+        lines.append(b"quit\n")
     return b"".join(lines)
 
 
@@ -175,6 +193,11 @@ class Session(object):
     that the caller leaves unfinished is skipped when the next one is asked
     for; either way every reply is read to its end, so a cut answer is always
     detected. ``extra_time`` lengthens the deadline (a ``wait`` command).
+
+    ``follow``, when given, is called once the replies of a batch have all been
+    taken; the commands it returns (reads that depend on those replies) go over
+    the same connection, within the same deadline, and so on until it returns
+    none.
     """
 
     def __init__(self, target, timeout, extra_time=0.0, clock=time.monotonic):
@@ -183,11 +206,11 @@ class Session(object):
         self.extra_time = extra_time
         self.clock = clock
 
-    def run(self, commands):
+    def run(self, commands, follow=None):
         commands = list(commands)
         if not commands:
             return
-        payload = encode_commands(commands)
+        payload = encode_commands(commands, closing=follow is None)
         budget = self.timeout + self.extra_time
         deadline = self.clock() + budget
         sock = self.target.connect(budget)
@@ -196,20 +219,26 @@ class Session(object):
             # 'prompt' answers an empty line; 'set severity-output' the prompt and an empty line.
             reader.expect(b"", "prompt")
             reader.expect(_PROMPT_BYTES, "set severity-output")
-            for command in commands:
-                first = reader.prompted_line(command)
-                match = _SEVERITY.match(first)
-                if match:
-                    yield Feedback(int(match.group(1)), reader.message([match.group(2)], command))
-                elif first.startswith("Unknown command"):
-                    yield Feedback(6, reader.message([first], command))
-                elif first == "":
-                    yield iter(())
-                else:
-                    body = Body(reader.blocks(first, command))
-                    yield body
-                    for _dummy in body.blocks():
-                        pass
+            while commands:
+                for command in commands:
+                    first = reader.prompted_line(command)
+                    match = _SEVERITY.match(first)
+                    if match:
+                        yield Feedback(int(match.group(1)), reader.message([match.group(2)], command))
+                    elif first.startswith("Unknown command"):
+                        yield Feedback(6, reader.message([first], command))
+                    elif first == "":
+                        yield iter(())
+                    else:
+                        body = Body(reader.blocks(first, command))
+                        yield body
+                        for _dummy in body.blocks():
+                            pass
+                if follow is None:
+                    break
+                commands = list(follow() or [])
+                if commands:
+                    reader.out += encode_commands(commands, opening=False, closing=False)
         finally:
             sock.close()
 
@@ -328,6 +357,7 @@ class _Reader(object):
 
     def message(self, lines, command):
         """The rest of a feedback reply, up to its empty line, as one bounded text."""
+        lines = [clip(line, MAX_MESSAGE_CHARS) for line in lines]
         size = sum(len(line) for line in lines)
         while True:
             line = self._line(command)
@@ -336,7 +366,8 @@ class _Reader(object):
             if line == b"":
                 return "\n".join(lines).strip()
             if size < MAX_MESSAGE_CHARS:
-                lines.append(line.decode("utf-8", "surrogateescape"))
+                # One line of a broken peer may be megabytes long: only what is shown is kept.
+                lines.append(line[:MAX_MESSAGE_CHARS - size + 1].decode("utf-8", "surrogateescape"))
                 size += len(line)
 
     def blocks(self, first, command):

@@ -37,7 +37,9 @@ class Waiter(object):
     """Polls until a condition holds or ``timeout`` seconds have passed.
 
     ``sleep`` and ``clock`` are injectable; ``interval`` is clamped to at least
-    ``MIN_INTERVAL``.
+    ``MIN_INTERVAL``. The number of pauses is bounded too (``timeout /
+    interval`` and one more): a clock that does not move, or a sleep that
+    returns at once, cannot turn a wait into a flood of polls.
     """
 
     def __init__(self, timeout, interval=1.0, clock=time.monotonic, sleep=time.sleep):
@@ -47,17 +49,20 @@ class Waiter(object):
         self.sleep = sleep
         self.deadline = Deadline(self.timeout, clock)
         self.polls = 0
+        self.pauses = 0
+        self.max_pauses = int(self.timeout / self.interval) + 1
 
     def remaining(self):
         return self.deadline.remaining()
 
     def expired(self):
-        return self.deadline.expired()
+        return self.deadline.expired() or self.pauses >= self.max_pauses
 
     def pause(self):
         """Sleep until the next poll (or the deadline, if sooner); False when time is up."""
-        if self.deadline.expired():
+        if self.deadline.expired() or self.pauses >= self.max_pauses:
             return False
+        self.pauses += 1
         self.sleep(min(self.interval, self.deadline.remaining()))
         return True
 

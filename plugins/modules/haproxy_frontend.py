@@ -140,6 +140,8 @@ diff:
       sample: {"/run/haproxy/admin.sock": {"fe_main": {"state": "disabled", "status": "PAUSED"}}}
 """
 
+import re  # noqa: E402
+
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.lbops.haproxy.plugins.module_utils import _parsers as parsers  # noqa: E402
@@ -162,12 +164,30 @@ _STATUS = {"OPEN": "enabled", "FULL": "enabled", "PAUSED": "disabled", "STOP": "
 _AFTER_STATUS = {"enabled": "OPEN", "disabled": "PAUSED"}
 
 
+# 'show stat <name>' looks a name up and, when no proxy has it, reads it as a proxy
+# id with atoi(): '-1' lists every proxy, '2abc' proxy #2 (2.6 to 3.2).
+_READ_AS_ID = re.compile(r"\s*[-+]?\d")
+
+
 def decode(name, rows):
-    """``(state, status)`` of frontend ``name`` from its ``show stat`` rows."""
-    frontend = [row for row in rows if row.get("svname") == "FRONTEND"]
+    """``(state, status)`` of frontend ``name`` from its ``show stat`` rows.
+
+    Only rows of the proxy named ``name`` count: an unknown name that HAProxy
+    read as a proxy id answers another proxy's rows (or none).
+    """
+    by_id = name.startswith("#")
+    own = [row for row in rows if by_id or row.get("pxname") == name]
+    if len(own) != len(rows) or (by_id and len(set(row.get("pxname") for row in own)) > 1):
+        raise NotFound("no frontend named %s (HAProxy's 'show stat' read the name as a proxy id and answered for %s); "
+                       "nothing was sent" % (name, ", ".join(sorted(set(str(row.get("pxname")) for row in rows)))))
+    frontend = [row for row in own if row.get("svname") == "FRONTEND"]
     if not frontend:
-        if any(row.get("svname") == "BACKEND" for row in rows):
+        if any(row.get("svname") == "BACKEND" for row in own):
             raise NotFound("%s is a backend, not a frontend; nothing was sent" % name)
+        if not by_id and _READ_AS_ID.match(name):
+            raise NotFound("cannot tell whether frontend %s exists: HAProxy lists no row for it, and 'show stat' reads "
+                           "a name that starts with a number as a proxy id when no proxy has that name; nothing was sent"
+                           % name)
         return "stopped", "STOP"
     status = (frontend[0].get("status") or "").strip()
     word = status.split(" ", 1)[0] if status else ""

@@ -62,8 +62,11 @@ options:
     description:
       - Weight of the servers, an integer from 0 to 256, or a percentage of the initial (configuration)
         weight such as V(50%), rounded down as HAProxy does.
-      - Backends using a static algorithm (for example C(static-rr)) only accept V(0%) and V(100%); HAProxy's
-        refusal fails the task with HAProxy's message.
+      - Backends using a static algorithm only accept V(0%) and V(100%) (0 and the initial weight). The module
+        reads the backend's algorithm (C(show stat)) and refuses another weight for C(balance static-rr) before
+        anything is sent, in check mode too. Hash-based algorithms (C(source), C(uri), C(hdr)...) are static unless
+        the backend has C(hash-type consistent), which the runtime API does not show. Check mode warns, and
+        HAProxy's refusal fails the task with HAProxy's message.
     type: raw
   health:
     description:
@@ -323,6 +326,7 @@ from ansible_collections.lbops.haproxy.plugins.module_utils._validate import (  
     escape_arg,
     parse_weight,
     resolve_weight,
+    same_address,
 )
 
 ARGUMENT_SPEC = dict(
@@ -347,6 +351,13 @@ WAIT_INTERVAL = 1.0
 
 # The fields compared and shown in --diff, in display order.
 DIFF_FIELDS = ("state", "weight", "health", "agent", "address", "port")
+
+# Balance algorithms that cannot change a weight at runtime (no BE_LB_PROP_DYN in
+# HAProxy 2.6 to 3.2): they accept only 0 and the initial weight ('0%' and '100%').
+STATIC_ALGORITHMS = ("static-rr",)
+# Hash-based algorithms are static too with the default 'hash-type map-based', dynamic
+# with 'hash-type consistent'; 'show stat' shows the algorithm, not the hash type.
+HASH_ALGORITHMS = ("source", "uri", "url_param", "hdr", "rdp-cookie", "hash")
 
 _FORCED = parsers.SRV_ADMF_FMAINT | parsers.SRV_ADMF_FDRAIN
 _NOT_CLEARABLE = parsers.SRV_ADMF_IMAINT | parsers.SRV_ADMF_IDRAIN | parsers.SRV_ADMF_RMAINT
@@ -430,7 +441,10 @@ def predict_admin_state(bits, state):
 
 
 def find_servers(rows, backend, names):
-    """Map each requested name to its row; unknown names raise NotFound (nothing is sent)."""
+    """Map each requested name to its row; unknown names raise NotFound (nothing is sent).
+
+    A server named twice (``s1`` and its ``#1``) is one server, planned once.
+    """
     by_name = dict((row["name"], row) for row in rows)
     by_id = dict(("#%s" % row["id"], row) for row in rows)
     found, missing = [], []
@@ -438,7 +452,7 @@ def find_servers(rows, backend, names):
         row = by_name.get(name) or by_id.get(name)
         if row is None:
             missing.append(name)
-        else:
+        elif all(row["name"] != other["name"] for other in found):
             found.append(row)
     if missing:
         known = ", ".join(sorted(by_name)) or "none"
@@ -451,7 +465,21 @@ def server_ref(row):
     return "%s/%s" % (escape_arg(row["backend"]), escape_arg(row["name"]))
 
 
-def plan_server(request, row):
+def check_weight(label, algo, wanted, initial, current):
+    """Refuse a weight the backend's algorithm cannot take (HAProxy would refuse it); warnings for a maybe."""
+    if wanted in (0, initial) or wanted == current:
+        return []
+    if algo in STATIC_ALGORITHMS:
+        raise InvalidInput("cannot set the weight of %s to %d: its backend balances with %s, a static algorithm, "
+                           "which takes only the weights 0 and %d (0%% and 100%% of the initial weight); nothing was sent"
+                           % (label, wanted, algo, initial))
+    if (algo or "").split("(", 1)[0] in HASH_ALGORITHMS:
+        return ["%s balances by %s: HAProxy refuses weights other than 0 and the initial one (%d) unless the backend "
+                "has 'hash-type consistent', which the runtime API does not show" % (label, algo, initial)]
+    return []
+
+
+def plan_server(request, row, algo=None, warnings=None):
     """``(commands, predicted_row)`` for one server.
 
     Commands that take a server out of rotation (``maint``, ``drain``) come
@@ -480,6 +508,12 @@ def plan_server(request, row):
             after["admin_state"] = new_bits
             after["admin_state_sources"] = parsers.admin_state_sources(new_bits)
             after["state"] = state
+            # What HAProxy does to the operational state: maint stops the server, leaving
+            # maint starts it (its checks, if any, start from 'up').
+            if state == "maint":
+                after["operational_state"] = "down"
+            elif row["state"] == "maint":
+                after["operational_state"] = "up"
             if request["shutdown_sessions"] and state == "maint":
                 first.append("shutdown sessions server %s" % ref)
 
@@ -489,6 +523,9 @@ def plan_server(request, row):
             initial = row["weight"]
         wanted = resolve_weight(request["weight"], initial)
         if wanted != row["weight"]:
+            found = check_weight(label, algo, wanted, initial, row["weight"])
+            if warnings is not None:
+                warnings.extend(found)
             middle.append("set server %s weight %s" % (ref, request["weight"]))
             after["weight"] = wanted
 
@@ -510,7 +547,8 @@ def plan_server(request, row):
         port = request["port"] if request["port"] is not None else row.get("port")
         if address is None:
             raise InvalidInput("%s has no address to keep; give address together with port" % label)
-        if address != row.get("address") or port != row.get("port"):
+        # HAProxy prints addresses its own way (inet_ntop): compare addresses, not texts.
+        if not same_address(address, row.get("address")) or port != row.get("port"):
             command = "set server %s addr %s" % (ref, escape_arg(address))
             if request["port"] is not None:
                 command += " port %d" % port
@@ -521,9 +559,18 @@ def plan_server(request, row):
     return first + middle + last, after
 
 
-def plan_servers(request, rows):
+def backend_algorithm(stat_rows, backend):
+    """The balance algorithm of ``backend`` from its 'show stat ... 2 -1' row (None if not shown)."""
+    for row in stat_rows or []:
+        if row.get("svname") == "BACKEND" and row.get("pxname") == backend:
+            return (row.get("algo") or "").strip() or None
+    return None
+
+
+def plan_servers(request, rows, algo=None, warnings=None):
     """Plan every requested server: ``[(row, commands, predicted_row)]``."""
-    return [(row,) + plan_server(request, row) for row in find_servers(rows, request["backend"], request["names"])]
+    return [(row,) + plan_server(request, row, algo, warnings)
+            for row in find_servers(rows, request["backend"], request["names"])]
 
 
 def command_server(command):
@@ -668,6 +715,9 @@ class Server(Definition):
 
     def reads(self, request):
         reads = [servers_read(request["backend"])]
+        if request["weight"] is not None:  # the balance algorithm: static ones refuse most weights
+            reads.append(Read("backend", "show stat %s 2 -1" % escape_arg(request["backend"]), parsers.parse_stat_csv,
+                              missing="unknown backend %s" % request["backend"]))
         if waits_for_sessions(request):
             reads.append(stat_read(request["backend"]))
         if request["wait"] and request["state"] == "maint":
@@ -675,7 +725,9 @@ class Server(Definition):
         return reads
 
     def plan(self, request, state):
-        planned = plan_servers(request, state["servers"])
+        warnings = []
+        planned = plan_servers(request, state["servers"], backend_algorithm(state.get("backend"), request["backend"]),
+                               warnings)
         commands = [command for dummy, server_commands, dummy2 in planned for command in server_commands]
         names = [row["name"] for row, dummy, dummy2 in planned]
         difference = Difference()
@@ -686,7 +738,8 @@ class Server(Definition):
         # uses the one read connection only.
         follow_up = request["wait"] and bool(commands or pending_servers(request, first[0], first[1], names)[0])
         return Plan(commands, difference, level="admin", follow_up=follow_up,
-                    result={"commands": commands, "servers": [view(after) for dummy, dummy2, after in planned]},
+                    result=dict({"commands": commands, "servers": [view(after) for dummy, dummy2, after in planned]},
+                                **({"warnings": warnings} if warnings else {})),
                     data={"names": names, "first": None if commands else first, "timed_out": [], "action": None})
 
     def follow_up(self, step, request, plan):

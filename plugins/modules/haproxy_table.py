@@ -16,6 +16,10 @@ description:
     the entry just before each of them. The module re-reads the table afterwards and removes
     such leftovers by key, retries the entries in use until O(wait_timeout), and reports those left.
   - Tables are read as a stream; a table of millions of entries is counted and cleared in constant memory.
+  - A full clear (no O(keys), no O(filter)) of a table of more than 10,000 entries sends C(clear table) without
+    reading the entries first (HAProxy takes about a second to print a million of them), then reads what is left.
+    Its RV(results[].before) then gives their count only (C(in_use) null, no C(entries)). Check mode reads them,
+    to predict what the real run removes and leaves.
   - Needs a socket of level C(operator) or C(admin). On a C(user)-level socket HAProxy answers a
     clear without removing anything, so the module refuses such a socket.
 options:
@@ -36,7 +40,16 @@ options:
     description:
       - Keys to remove (O(state=absent)) or to set (O(state=present), then required).
       - Written as HAProxy shows them, for example V(10.0.0.1) for an C(ip) table.
+      - Keys of C(string) tables are bytes to HAProxy. The module shows (in RV(results[].before),
+        RV(results[].after) and the lists of keys) and reads (here) a key as text whose UTF-8 is
+        those bytes (V(café)); a byte that is not part of UTF-8 text, or a control character, as
+        C(\\xNN) (upper-case hexadecimal, as C(show table) prints it), and a backslash as C(\\\\).
+        A key copied from the module's output therefore names the same entry. Any other backslash
+        stands for itself. Control characters cannot be sent to HAProxy.
       - HAProxy 2.6 cannot address keys of C(binary) tables one by one; clear those tables as a whole or with O(filter).
+      - HAProxy cuts a key longer than the table's C(len) without a word, and the runtime API does not show
+        C(len). A key whose entry shows it cut is refused before anything is sent; one set for the first
+        time fails the task after HAProxy stored it cut (reported as changed).
     type: list
     elements: str
   data:
@@ -45,6 +58,11 @@ options:
         data type (for example C(server_id) or C(gpc0)) to a non-negative integer.
       - Only the data types named here are compared and written; a key missing from the
         table is created with the others at zero.
+      - Each data type is checked against those the table stores (HAProxy is asked, without dumping
+        the table) and each value against its type's range (most counters are unsigned 32-bit,
+        C(server_id) a signed 32-bit number, C(bytes_in_cnt) and C(bytes_out_cnt) 64-bit), before anything
+        is sent. HAProxy would refuse a type the table does not store only after creating the entry, and
+        would store an out-of-range value wrapped (V(4294967296) as V(0)).
       - Rates (C(*_rate)) decay over time, so setting them is not idempotent.
     type: dict
   filter:
@@ -186,6 +204,8 @@ results:
           otherwise the whole table or the entries matching O(filter).
         - C(count) and C(in_use) are exact; C(entries) holds at most O(max_entries) entries
           (C(key), C(use), C(data), and C(shard) on HAProxy 2.7+) and C(truncated) says whether some were left out.
+        - For a full clear of a table of more than 10,000 entries, the count only (C(in_use) is null and
+          C(entries) empty; see the notes).
       returned: when the table was read
       type: dict
       sample:
@@ -261,14 +281,17 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.lbops.haproxy.plugins.module_utils import _parsers as parsers  # noqa: E402
 from ansible_collections.lbops.haproxy.plugins.module_utils import _validate as validate  # noqa: E402
 from ansible_collections.lbops.haproxy.plugins.module_utils._diff import Difference  # noqa: E402
-from ansible_collections.lbops.haproxy.plugins.module_utils._errors import HAProxyError, NotFound  # noqa: E402
+from ansible_collections.lbops.haproxy.plugins.module_utils._errors import HAProxyError, InvalidInput, NotFound  # noqa: E402
 from ansible_collections.lbops.haproxy.plugins.module_utils._runner import Definition, Plan, Read, run_module  # noqa: E402
 from ansible_collections.lbops.haproxy.plugins.module_utils._table import (  # noqa: E402
+    SCALAR_DATA_TYPES,
     Dump,
+    StoredProbe,
     TableRequest,
     dump_snapshot,
     matches,
     predict_set,
+    probe_command,
     snapshot,
 )
 
@@ -294,6 +317,8 @@ KEY_BATCH = 10000
 # whatever wait_timeout says: one is enough unless traffic refills the table.
 LEFTOVER_ROUNDS = 3
 RETRY_INTERVAL = 0.5
+# A full clear of a table with more entries than this goes out without a dump first.
+COUNT_ONLY_ABOVE = 10000
 
 
 def table_missing(request, tables):
@@ -301,6 +326,29 @@ def table_missing(request, tables):
     hint = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "") if names else "none"
     return NotFound("no stick table named '%s' (tables: %s; tables of a peers section are named <peers>/<table>)"
                     % (request.name, hint), None, "show table %s" % request.name, None)
+
+
+def check_not_cut(request, table, key, entry, what_happened):
+    """Refuse a key that HAProxy keeps cut (longer than the table's len): its entry shows another key."""
+    if entry is None or entry["key"] == key:
+        return
+    if table["type"] == "binary" and entry["key"].startswith(key) and not entry["key"][len(key):].strip("0"):
+        return  # a shorter binary key is padded with zeros
+    raise InvalidInput("key '%s' is longer than table '%s' keeps (its len): HAProxy cuts it to '%s'; %s"
+                       % (validate.key_text(key), request.name, validate.key_text(entry["key"]), what_happened))
+
+
+def check_stored(request, state, stored):
+    """Refuse data types the table does not store (HAProxy would refuse them, and create the entry anyway)."""
+    for name, _value in request.data:
+        base = name.split("(", 1)[0]
+        answer = state.get("stores %s" % base)
+        if answer is None:
+            raise InvalidInput("HAProxy does not know the data type %s (table '%s' stores: %s); nothing was sent"
+                               % (name, request.name, ", ".join(stored) or "no counter"))
+        if answer is False:
+            raise InvalidInput("table '%s' does not store data.%s (it stores: %s); nothing was sent"
+                               % (request.name, name, ", ".join(stored) or "no counter"))
 
 
 def _missing(request):
@@ -332,6 +380,9 @@ class Notes(object):
 def result_fields(table, notes, before, after, changed, **extra):
     result = {"changed": bool(changed), "table": table, "before": before, "after": after,
               "commands": list(notes.commands), "commands_count": notes.count}
+    for name in ("updated", "in_use"):
+        if name in extra:  # keys as they are shown (and given back): validate.key_text
+            extra[name] = [validate.key_text(key) for key in extra[name]]
     result.update(extra)
     return result
 
@@ -351,15 +402,30 @@ class Table(Definition):
 
     def reads(self, request):
         reads = [Read("tables", "show table", parsers.parse_table_list)]
-        if request.keys is None:
-            reads.append(Read("dump", request.show_command(), Dump(request.max_entries).consume,
-                              missing=_missing(request)))
+        if request.state == "present":  # 2.7+ shows the shard of an entry: a new one's is predicted
+            reads.append(Read("version", "show version", parsers.parse_version))
+        # The dump of a clear comes once the size of the table is known (plan).
         return reads
+
+    @staticmethod
+    def _dump_read(request):
+        return Read("dump", request.show_command(), Dump(request.max_entries).consume, missing=_missing(request))
 
     @staticmethod
     def _key_reads(request, keys):
         return [Read("key %s" % key, request.key_command("show", key), parsers.parse_table_entries, missing=_missing(request))
                 for key in keys]
+
+    @staticmethod
+    def _probe_reads(request):
+        """Which data types the table stores (to refuse others, and predict a new entry): nothing is dumped."""
+        names = list(SCALAR_DATA_TYPES)
+        for name, _value in request.data:
+            base = name.split("(", 1)[0]
+            if base not in names:
+                names.append(base)
+        return [Read("stores %s" % name, probe_command(request.table_word, name), StoredProbe(name), missing=_missing(request))
+                for name in names]
 
     # -- plan ------------------------------------------------------------
 
@@ -388,16 +454,26 @@ class Table(Definition):
         keys = self._canonical(request, table)
         missing = [key for key in keys if "key %s" % key not in state]
         if missing:
-            return Plan(more_reads=self._key_reads(request, missing))
+            probes = self._probe_reads(request) if request.state == "present" else []
+            return Plan(more_reads=self._key_reads(request, missing) + probes)
         found = dict((key, (state["key %s" % key] or [None])[0]) for key in keys)
+        for key in keys:
+            check_not_cut(request, table, key, found[key], "nothing was sent")
+        stored = []
         before = self._keys_snapshot(request, keys, found)
         data = {"table": table, "keys": keys, "found": found, "notes": Notes(request.max_entries)}
         if request.state == "present":
+            stored = [name for name in SCALAR_DATA_TYPES if state.get("stores %s" % name)]
+            check_stored(request, state, stored)
+            # The shard of a new entry: 0 unless the table is sharded among peers (2.7+ shows it).
+            shard = None
+            if parsers.version_tuple(state.get("version") or "0.0") >= (2, 7):
+                shard = 0
             todo = [key for key in keys if not matches(found[key], request.data)]
             commands = [request.set_command(key) for key in todo]
             predicted = dict(found)
             for key in todo:
-                predicted[key] = predict_set(found[key], request.data, key)
+                predicted[key] = predict_set(found[key], request.data, key, stored, shard)
             after = self._keys_snapshot(request, keys, predicted) if todo else before
             prediction = Notes(request.max_entries)
             prediction.note(commands)
@@ -411,33 +487,46 @@ class Table(Definition):
         data["existing"] = existing
         predicted = dict((key, found[key] if key in busy else None) for key in keys)
         after = self._keys_snapshot(request, keys, predicted)
+        # Every existing key is cleared (a session may have let go of one since the read);
+        # those in use are retried until wait_timeout. Check mode predicts the same commands.
+        commands = []
+        if existing and (free or request.wait_timeout > 0):
+            commands = [request.key_command("clear", key) for key in existing]
         prediction = Notes(request.max_entries)
-        prediction.note([request.key_command("clear", key) for key in free])
+        prediction.note(commands)
         result = result_fields(table, prediction, before, after, bool(free), removed=len(free),
                                in_use=busy[:request.max_entries], in_use_count=len(busy))
-        if not existing or (not free and request.wait_timeout <= 0):
-            return Plan((), Difference.whole(before, after), result, level="operator", data=data)
-        # Every existing key is cleared; those in use are retried until wait_timeout.
-        return Plan([request.key_command("clear", key) for key in existing], Difference.whole(before, after), result,
-                    level="operator", data=data, tolerate_busy=True)
+        return Plan(commands, Difference.whole(before, after), result, level="operator", data=data,
+                    tolerate_busy=bool(commands))
 
     def _keys_snapshot(self, request, keys, found):
         entries = [found[key] for key in keys if found[key] is not None]
         return snapshot(len(entries), sum(1 for entry in entries if entry["use"]), entries, request.max_entries)
 
     def _plan_clear(self, request, state, table):
-        dump = state["dump"]
         limit = request.max_entries
-        before = dump_snapshot(dump, limit)
-        removable = dump.count - dump.in_use
+        count_only = not request.filter_words and table["used"] > COUNT_ONLY_ABOVE
+        if "dump" not in state:
+            if not count_only:
+                return Plan(more_reads=[self._dump_read(request)])
+            # A big table is cleared unread: its count stands for the state before, and
+            # what the clear removed is what the count lost (removable: none known yet).
+            # Check mode reads the entries to predict the real run.
+            before = snapshot(table["used"], None, [], limit)
+            data = {"table": table, "dump": None, "count": table["used"], "removable": 0, "notes": Notes(limit)}
+            return Plan([request.clear_command()], Difference.whole(before, before), {}, level="operator", data=data,
+                        check_reads=[self._dump_read(request)])
+        dump = state["dump"]
+        before = snapshot(table["used"], None, [], limit) if count_only else dump_snapshot(dump, limit)
+        removable = max(0, (table["used"] if count_only else dump.count) - dump.in_use)
         after = snapshot(dump.in_use, dump.in_use, dump.in_use_entries, limit)
         prediction = Notes(limit)
-        if removable:
+        if removable or count_only:  # a big table's clear goes out whatever it will remove
             prediction.note([request.clear_command()])
         result = result_fields(table, prediction, before, after, removable > 0, removed=removable,
                                in_use=dump.in_use_keys[:limit], in_use_count=dump.in_use)
-        data = {"table": table, "dump": dump, "removable": removable, "notes": Notes(limit)}
-        if dump.count == 0 or (removable == 0 and request.wait_timeout <= 0):
+        data = {"table": table, "dump": dump, "count": before["count"], "removable": removable, "notes": Notes(limit)}
+        if not count_only and (dump.count == 0 or (removable == 0 and request.wait_timeout <= 0)):
             return Plan((), Difference.whole(before, after), result, level="operator", data=data)
         return Plan([request.clear_command()], Difference.whole(before, after), result, level="operator", data=data)
 
@@ -479,6 +568,10 @@ class Table(Definition):
             rounds += 1
             retry_leftovers = rounds <= LEFTOVER_ROUNDS or not waiter.expired()
             if current.free_keys and retry_leftovers:
+                # Past the first rounds, new traffic refills the table: retry at the
+                # waiter's pace, never in a loop as fast as the socket answers.
+                if rounds > LEFTOVER_ROUNDS and not waiter.pause():
+                    break
                 self._write(step, plan, [request.key_command("clear", key) for key in current.free_keys])
                 continue
             if current.in_use and not waiter.expired():
@@ -509,6 +602,9 @@ class Table(Definition):
         if request.keys is not None:
             keys = data["keys"]
             found = dict((key, (state["key %s" % key] or [None])[0]) for key in keys)
+            for key in keys:
+                check_not_cut(request, data["table"], key, found[key], "already changed on this target: %s"
+                              % "; ".join(validate.key_text(command) for command in step.sent))
             after = self._keys_snapshot(request, keys, found)
             if request.state == "present":
                 todo = data["todo"]
@@ -518,11 +614,11 @@ class Table(Definition):
             removed = sum(1 for key in data["existing"] if found[key] is None)
             return result_fields(data["table"], data["notes"], before, after, removed > 0, removed=removed,
                                  in_use=still[:limit], in_use_count=len(still)), after
-        dump, current = data["dump"], data["current"]
+        count, current = data["count"], data["current"]
         after = dump_snapshot(current, limit)
-        changed = data["removable"] > 0 or current.count < dump.count
+        changed = data["removable"] > 0 or current.count < count
         result = result_fields(data["table"], data["notes"], before, after, changed,
-                               removed=max(0, dump.count - current.count), in_use=current.in_use_keys[:limit],
+                               removed=max(0, count - current.count), in_use=current.in_use_keys[:limit],
                                in_use_count=current.in_use)
         left = current.count - current.in_use
         if left > 0:

@@ -16,7 +16,9 @@ Stick tables behave like 2.6's, including its quirk: a full or filtered clear
 keeps the entries in use AND the entry just before each of them.
 """
 
+import ipaddress
 import json
+import re
 from collections import OrderedDict
 
 import pytest
@@ -24,14 +26,22 @@ from ansible.module_utils import _internal as _ansible_internal
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.lbops.haproxy.plugins.module_utils._client import RuntimeClient
-from ansible_collections.lbops.haproxy.plugins.module_utils._transport import Feedback
+from ansible_collections.lbops.haproxy.plugins.module_utils._transport import Feedback, encode_commands
 
 HEADER = ("# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight "
           "srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state "
           "srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port "
           "srv_check_addr srv_agent_addr srv_agent_port")
-STAT_HEADER = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,status,weight"
+STAT_HEADER = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,status,weight,algo"
 UNKNOWN = "Unknown command, but maybe one of the following ones is a better match:"
+# Balance algorithms whose weights HAProxy cannot change at runtime (no BE_LB_PROP_DYN).
+# 'source' stands for a hash with the default 'hash-type map-based' (static too).
+STATIC_ALGOS = ("static-rr", "source")
+# The data types a stick table can store, and how 'set table' casts a value into each.
+DATA_TYPES = {"server_id": 0x7fffffff, "gpt0": 0xffffffff, "gpc0": 0xffffffff, "gpc1": 0xffffffff,
+              "conn_cnt": 0xffffffff, "conn_cur": 0xffffffff, "sess_cnt": 0xffffffff, "http_req_cnt": 0xffffffff,
+              "http_err_cnt": 0xffffffff, "http_req_rate": 0xffffffff, "conn_rate": 0xffffffff,
+              "bytes_in_cnt": (1 << 64) - 1, "bytes_out_cnt": (1 << 64) - 1}
 OPS = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
        "gt": lambda a, b: a > b, "le": lambda a, b: a <= b, "ge": lambda a, b: a >= b}
 
@@ -42,9 +52,48 @@ class Srv(object):
         self.check, self.agent, self.addr, self.port, self.op, self.scur = check, agent, addr, port, op, scur
 
 
+def cli_words(command):
+    """Split a command line as HAProxy's CLI does: blanks separate words, a backslash escapes the next character."""
+    words, current, index, started = [], [], 0, False
+    while index < len(command):
+        char = command[index]
+        if char == "\\" and index + 1 < len(command):
+            current.append(command[index + 1])
+            index += 2
+            started = True
+            continue
+        if char in " \t":
+            if started:
+                words.append("".join(current))
+            current, started = [], False
+        else:
+            current.append(char)
+            started = True
+        index += 1
+    if started:
+        words.append("".join(current))
+    return words
+
+
+def dump_text(key):
+    """A key as 'show table' prints it (HAProxy's dump_text): bytes, escaped."""
+    out = []
+    for byte in key.encode("utf-8", "surrogateescape"):
+        char = chr(byte)
+        if char in " \\=":
+            out.append("\\" + char)
+        elif char in "\t\n\r\x1b":
+            out.append({"\t": "\\t", "\n": "\\n", "\r": "\\r", "\x1b": "\\e"}[char])
+        elif 0x20 < byte < 0x7f:
+            out.append(char)
+        else:
+            out.append("\\x%02X" % byte)
+    return "".join(out)
+
+
 class Table(object):
-    def __init__(self, name, ttype="ip", stored=("gpc0", "conn_cur")):
-        self.name, self.type, self.stored = name, ttype, list(stored)
+    def __init__(self, name, ttype="ip", stored=("gpc0", "conn_cur"), length=32):
+        self.name, self.type, self.stored, self.length = name, ttype, list(stored), length
         self.entries = OrderedDict()  # key -> {"use": n, "data": {}}
 
     def add(self, key, use=0, **data):
@@ -58,7 +107,13 @@ class Table(object):
     def line(self, key, entry, shard=False):
         data = " ".join("%s=%d" % item for item in entry["data"].items())
         return "0x55d0c0ffee%02d: key=%s use=%d exp=599000%s %s" % (
-            len(key), key.replace(" ", "\\ "), entry["use"], " shard=0" if shard else "", data)
+            len(key), dump_text(key), entry["use"], " shard=0" if shard else "", data)
+
+    def stored_key(self, key):
+        """The key HAProxy keeps: a string key is cut to the table's len (in bytes)."""
+        if self.type != "string":
+            return key
+        return key.encode("utf-8", "surrogateescape")[:self.length].decode("utf-8", "surrogateescape")
 
 
 class FakeHAProxy(object):
@@ -86,8 +141,8 @@ class FakeHAProxy(object):
     def add_backend(self, name, servers, algo="roundrobin"):
         self.backends[name] = (algo, servers)
 
-    def table(self, name, ttype="ip", stored=("gpc0", "conn_cur")):
-        self.tables[name] = Table(name, ttype, stored)
+    def table(self, name, ttype="ip", stored=("gpc0", "conn_cur"), length=32):
+        self.tables[name] = Table(name, ttype, stored, length)
         return self.tables[name]
 
     def server(self, ref):
@@ -101,12 +156,19 @@ class FakeHAProxy(object):
 
     # -- the CLI ---------------------------------------------------------
 
-    def run(self, commands):
+    def run(self, commands, follow=None):
         if self.on_session:
             self.on_session(self)
-        self.sessions.append(list(commands))
-        for command in commands:
-            yield self.answer(command)
+        record = list(commands)
+        self.sessions.append(record)
+        while commands:
+            for command in commands:
+                yield self.answer(command)
+            if follow is None:
+                break
+            commands = list(follow() or [])
+            encode_commands(commands)
+            record.extend(commands)
 
     def answer(self, command):
         if command in self.replies:
@@ -154,21 +216,36 @@ class FakeHAProxy(object):
                 be_id, backend, index, s.name, s.addr, s.op, s.admin, s.uweight, s.iweight, s.check, s.agent, s.port))
         return iter(lines)
 
+    def _proxy_by_id(self, number):
+        """'show stat' falls back to atoi() of a name it does not know: a proxy id (-1: all)."""
+        names = sorted(set(self.frontends) | set(self.backends))
+        if number == -1:
+            return names
+        return names[number - 1:number] if 0 < number <= len(names) else []
+
     def stat(self, words):
         if self.on_read:
             self.on_read(self)
         name = words[2]
-        if name in self.frontends:
-            status = self.frontends[name]
-            return iter([STAT_HEADER] + ([] if status is None else ["%s,FRONTEND,0,0,0,0,0,0,%s," % (name, status)]))
-        if name in self.backends:
+        if name not in self.frontends and name not in self.backends:
+            match = re.match(r"\s*[-+]?\d+", name)
+            if not match or int(match.group()) == 0:
+                return Feedback(3, "No such proxy.")
             rows = [STAT_HEADER]
-            if words[3] in ("3", "2"):
-                rows.append("%s,BACKEND,0,0,0,0,0,0,UP,1" % name)
-            else:
-                rows += ["%s,%s,0,0,%d,0,0,0,UP,%d" % (name, s.name, s.scur, s.uweight) for s in self.backends[name][1]]
+            for proxy in self._proxy_by_id(int(match.group())):
+                rows += list(self.stat(words[:2] + [proxy] + words[3:]))[1:]
             return iter(rows)
-        return Feedback(3, "No such proxy.")
+        if name in self.frontends and words[3] in ("1", "3", "-1"):
+            status = self.frontends[name]
+            return iter([STAT_HEADER] + ([] if status is None else ["%s,FRONTEND,0,0,0,0,0,0,%s,," % (name, status)]))
+        rows = [STAT_HEADER]
+        if name in self.backends:
+            algo = self.backends[name][0]
+            if words[3] in ("3", "2", "-1"):
+                rows.append("%s,BACKEND,0,0,0,0,0,0,UP,1,%s" % (name, algo))
+            if words[3] in ("4", "-1"):
+                rows += ["%s,%s,0,0,%d,0,0,0,UP,%d," % (name, s.name, s.scur, s.uweight) for s in self.backends[name][1]]
+        return iter(rows)
 
     def set_server(self, words):
         srv, err = self.server(words[2])
@@ -188,15 +265,22 @@ class FakeHAProxy(object):
         if words[3] == "weight":
             algo = self.backends[words[2].split("/")[0]][0]
             value = words[4]
-            if algo == "static-rr" and value not in ("0%", "100%"):
+            weight = srv.iweight * int(value[:-1]) // 100 if value.endswith("%") else int(value)
+            if algo in STATIC_ALGOS and weight not in (0, srv.iweight):
                 return Feedback(3, "Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.")
-            srv.uweight = srv.iweight * int(value[:-1]) // 100 if value.endswith("%") else int(value)
+            srv.uweight = weight
             return iter([])
         if words[3] == "addr":
             addr = words[4]
             new = self.major_minor >= (3, 0)
-            if not addr[0].isdigit() and ":" not in addr:
+            try:
+                parsed = ipaddress.ip_address(addr)
+            except ValueError:
                 return Feedback(4, "Invalid addr '%s'" % addr if new else "Invalid addr '%s' by 'stats socket command'" % addr)
+            if parsed.version == 6 and parsed.ipv4_mapped is not None:
+                addr = "::ffff:%s" % parsed.ipv4_mapped  # inet_ntop, as HAProxy prints it
+            else:
+                addr = str(parsed)
             old = srv.addr
             port = int(words[6]) if len(words) > 6 else srv.port
             if (old, port) == (addr, srv.port):
@@ -261,8 +345,7 @@ class FakeHAProxy(object):
         return all(OPS[op](entry["data"].get(name, 0), value) for name, op, value in filters)
 
     def table_command(self, command):  # noqa: PLR0911, PLR0912
-        words = command.replace("\\ ", "\x00").split(" ")
-        words = [word.replace("\x00", " ") for word in words]
+        words = cli_words(command)
         shard = self.major_minor >= (2, 7)
         if command == "show table":
             return iter([t.header() for t in self.tables.values()])
@@ -273,12 +356,22 @@ class FakeHAProxy(object):
         if table is None:
             return Feedback(3, "No such table")
         rest = words[3:]
+        if rest[:1] == ["key"]:
+            rest = rest[:1] + [table.stored_key(rest[1])] + rest[2:]
         if verb == "show":
             if rest[:1] == ["key"]:
                 entry = table.entries.get(rest[1])
                 return iter([] if entry is None else [table.header(), table.line(rest[1], entry, shard)])
             if self.level == "user":
                 return iter([table.header(), "# contents not dumped due to insufficient privileges"])
+            for index in range(0, len(rest), 3):
+                name = rest[index][5:] if rest[index].startswith("data.") else None
+                if name not in DATA_TYPES:
+                    return Feedback(3, "Filter entry #%d: Unknown data type" % (index // 3 + 1))
+                if name not in table.stored:
+                    return Feedback(3, "Filter entry #%d: Data type not stored in this table" % (index // 3 + 1))
+                if not re.match(r"^-?\d+$", rest[index + 2] if index + 2 < len(rest) else ""):
+                    return Feedback(3, "Filter entry #%d: Require a valid integer value to compare against" % (index // 3 + 1))
             filters = self._filters(rest)
             lines = [table.line(k, e, shard) for k, e in table.entries.items() if self._match(e, filters)]
             return iter([table.header()] + lines)
@@ -290,12 +383,15 @@ class FakeHAProxy(object):
                 key = "0.0.0.0"  # the 2.6 bug the module must never trigger
             if key not in table.entries:
                 table.add(key)
+            # As HAProxy: the entry is created first, then the data are checked one by one.
             pairs = rest[2:]
             for index in range(0, len(pairs), 2):
                 name = pairs[index][5:]
+                if name not in DATA_TYPES:
+                    return Feedback(3, "Unknown data type")
                 if name not in table.stored:
                     return Feedback(3, "Data type not stored in this table")
-                table.entries[key]["data"][name] = int(pairs[index + 1])
+                table.entries[key]["data"][name] = int(pairs[index + 1]) & DATA_TYPES[name]
             return iter([])
         if rest[:1] == ["key"]:
             entry = table.entries.get(rest[1])
@@ -324,8 +420,9 @@ class _FakeSession(object):
     def __init__(self, haproxy):
         self.haproxy = haproxy
 
-    def run(self, commands):
-        return self.haproxy.run(commands)
+    def run(self, commands, follow=None):
+        encode_commands(commands)  # what the real session refuses before connecting
+        return self.haproxy.run(commands, follow)
 
 
 class FakeClient(RuntimeClient):
@@ -351,6 +448,7 @@ def lab(level="admin", version="2.6.12-1+deb12u3"):
     haproxy.add_backend("be_app", [
         Srv("s1", 10), Srv("s2", 20), Srv("s3", 30, check=0), Srv("s4", 40, check=0, agent=22)])
     haproxy.add_backend("be_static", [Srv("a", 1, check=0), Srv("b", 1, check=0)], algo="static-rr")
+    haproxy.add_backend("be_hash", [Srv("a", 1, check=0), Srv("b", 1, check=0)], algo="source")
     haproxy.add_backend("be_track", [Srv("t1", 1, check=0)])
     haproxy.add_backend("be_cfgdisabled", [Srv("d1", 1, admin=0x05, check=0, op=0)])
     haproxy.frontends.update({"fe_main": "OPEN", "fe_aux": "OPEN", "fe_stop": "STOP", "fe_off": None})
@@ -388,3 +486,24 @@ def run_module(capsys, main, args, check_mode=False, diff=False, fakes=None):
     finally:
         _ansible_internal.is_controller = saved
     return json.loads(capsys.readouterr().out)
+
+
+class Instances(dict):
+    """Fake instances by socket spec, and one module's ``main()`` run against them.
+
+    A test module keeps one at module level: its fixture calls :meth:`reset`
+    with the instances of a test, its tests call :meth:`run`.
+    """
+
+    def __init__(self, main):
+        dict.__init__(self)
+        self.main = main
+
+    def reset(self, **by_name):
+        """Start over with ``by_name`` (``lb1=lab()`` is reached as ``/lb1.sock``); return self."""
+        self.clear()
+        self.update(("/%s.sock" % name, fake) for name, fake in by_name.items())
+        return self
+
+    def run(self, capsys, args, check_mode=False, diff=False):
+        return run_module(capsys, self.main, args, check_mode, diff, fakes=self)

@@ -25,7 +25,7 @@ def request(name="fe_aux", state="disabled"):
 
 def plan(request, state):
     """The commands planned for a frontend in ``state`` (its 'show stat' rows made up)."""
-    rows = [{"svname": "FRONTEND", "status": STATUS_OF[state]}] if state in STATUS_OF else []
+    rows = [{"pxname": request["name"], "svname": "FRONTEND", "status": STATUS_OF[state]}] if state in STATUS_OF else []
     return frontend.DEFINITION.plan(request, {"stat": rows, "level": "admin"}).commands
 
 
@@ -48,16 +48,16 @@ def test_invalid_state():
     ("OPEN", "enabled"), ("FULL", "enabled"), ("PAUSED", "disabled"), ("STOP", "stopped"), ("OPEN 1/2", "enabled"),
 ])
 def test_decode_first_word(status, expected):
-    assert frontend.decode("fe", [{"svname": "FRONTEND", "status": status}]) == (expected, status)
+    assert frontend.decode("fe", [{"pxname": "fe", "svname": "FRONTEND", "status": status}]) == (expected, status)
 
 
 def test_decode_unlisted_and_backend_and_garbage():
     assert frontend.decode("fe", []) == ("stopped", "STOP")
     with pytest.raises(NotFound) as err:
-        frontend.decode("be_app", [{"svname": "BACKEND", "status": "UP"}])
+        frontend.decode("be_app", [{"pxname": "be_app", "svname": "BACKEND", "status": "UP"}])
     assert "is a backend, not a frontend" in str(err.value)
     with pytest.raises(ProtocolError):
-        frontend.decode("fe", [{"svname": "FRONTEND", "status": "WEIRD"}])
+        frontend.decode("fe", [{"pxname": "fe", "svname": "FRONTEND", "status": "WEIRD"}])
 
 
 @pytest.mark.parametrize("state, wanted, commands", [

@@ -33,6 +33,12 @@ def test_servers_state():
     assert (x1["health"], x1["operational_state"]) == ("enabled", "down")
 
 
+def test_servers_state_names_can_be_a_dash():
+    # HAProxy accepts '-' as a proxy or server name; elsewhere '-' is an empty field.
+    server, = p.parse_servers_state(["1", STATE_HEADER, "3 - 4 - 127.0.0.1 2 0 40 40 12 1 0 0 0 0 0 0 - 80 - 0 0 - - 0"])
+    assert (server["backend"], server["name"], server["fqdn"]) == ("-", "-", None)
+
+
 def test_servers_state_rejects_garbage():
     with pytest.raises(ProtocolError):
         p.parse_servers_state(["Can't find backend."])

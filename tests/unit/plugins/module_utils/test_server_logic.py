@@ -313,18 +313,18 @@ def test_level_too_low_sends_nothing(level):
 def test_haproxy_refusal_quotes_haproxy_and_names_what_changed():
     haproxy = lab()
     with pytest.raises(CommandError) as err:
-        converge(FakeClient(haproxy), request(backend="be_static", name=["a", "b"], state="drain", weight="50"))
+        converge(FakeClient(haproxy), request(backend="be_hash", name=["a", "b"], state="drain", weight="50"))
     message = str(err.value)
     assert "Backend is using a static LB algorithm and only accepts weights '0%' and '100%'" in message
-    assert "already changed on this target: be_static/a, be_static/b" in message
+    assert "already changed on this target: be_hash/a, be_hash/b" in message
     assert err.value.changed is True
-    assert err.value.partial["failed_commands"] == ["set server be_static/a weight 50", "set server be_static/b weight 50"]
+    assert err.value.partial["failed_commands"] == ["set server be_hash/a weight 50", "set server be_hash/b weight 50"]
 
 
 def test_haproxy_refusal_with_nothing_changed():
     haproxy = lab()
     with pytest.raises(CommandError) as err:
-        converge(FakeClient(haproxy), request(backend="be_static", name=["a"], weight="50"))
+        converge(FakeClient(haproxy), request(backend="be_hash", name=["a"], weight="50"))
     assert "nothing was changed on this target" in str(err.value)
     assert err.value.changed is False
 
@@ -489,3 +489,14 @@ def test_no_server_side_wait_before_3_0_or_for_drain(version, state):
     sent = [command for batch in haproxy.sessions for command in batch]
     assert not [command for command in sent if command.startswith("wait ")]
     assert clock.sleeps == 1
+
+
+def test_a_server_named_by_name_and_by_id_is_planned_once():
+    # s1 is #1: check mode used to predict each command twice, the real run sent them twice.
+    sim = lab()
+    req = request(name=["s1", "#1"], port=9000)
+    predicted = converge(FakeClient(sim), req, check_mode=True)
+    real = converge(FakeClient(sim), req)
+    assert predicted["commands"] == real["commands"] == ["set server be_app/s1 addr 127.0.0.1 port 9000"]
+    assert [row["name"] for row in real["servers"]] == ["s1"]
+    assert sim.writes == ["set server be_app/s1 addr 127.0.0.1 port 9000"]

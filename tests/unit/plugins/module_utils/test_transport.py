@@ -12,6 +12,7 @@ import pytest
 from ansible_collections.lbops.haproxy.plugins.module_utils import _transport as t
 from ansible_collections.lbops.haproxy.plugins.module_utils._errors import (
     ConnectionRefused,
+    InvalidInput,
     ProtocolError,
     SocketMissing,
     SocketTimeout,
@@ -186,3 +187,63 @@ def test_protocol_errors(sock_path, reply, message):
     # One line, and never the catch-all's word: a typed error is not an "unexpected" one.
     assert len(str(err.value).splitlines()) == 1
     assert "unexpected" not in str(err.value).lower()
+
+
+@pytest.mark.parametrize("command", ["clear table t key a\x00b", "\x00", "show table t\x00"])
+def test_a_nul_is_refused_before_sending(command):
+    # HAProxy would act on the part before the NUL ('clear table t key a'): another key.
+    with pytest.raises(InvalidInput) as err:
+        t.encode_commands(["show info", command])
+    assert "NUL" in str(err.value) and "nothing was sent" in str(err.value) and "\n" not in str(err.value)
+    assert err.value.before_sending
+
+
+def test_a_command_that_stands_for_no_bytes_is_refused_before_sending():
+    with pytest.raises(InvalidInput) as err:
+        t.encode_commands(["show table t key a\ud800"])
+    assert "nothing was sent" in str(err.value) and err.value.before_sending
+
+
+@pytest.mark.parametrize("spec", ["ipv4@127.0.0.1:9999\n", "ipv6@[::1]:9999\n", "ipv4@127.0.0.1 :9999", "ipv4@127.0.0.1:\u0669"])
+def test_target_patterns_match_the_whole_spec(spec):
+    with pytest.raises(ValueError):
+        t.Target(spec)
+
+
+def test_follow_up_reads_go_over_the_same_connection(sock_path):
+    """Reads that depend on the first answers are sent once those are read, without a new connection."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(sock_path)
+    server.listen(1)
+    received = []
+
+    def serve():
+        conn, dummy = server.accept()
+        data = b""
+        conn.sendall(b"\n> \n")  # 'prompt', then 'set severity-output'
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            while b"\n" in data:
+                line, data = data.split(b"\n", 1)
+                received.append(line)
+                if line.startswith(b"show "):
+                    conn.sendall(b"> " + line[5:] + b"\n\n")
+        conn.close()
+        server.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    asked = []
+
+    def follow():
+        asked.append(len(asked))
+        return ["show b", "show c"] if len(asked) == 1 else []
+
+    out = [list(reply) for reply in t.Session(t.Target(sock_path), 2).run(["show a"], follow)]
+    thread.join(2)
+    assert out == [["a"], ["b"], ["c"]]
+    assert received == [b"prompt", b"set severity-output number", b"show a", b"show b", b"show c"]
+    assert len(asked) == 2

@@ -10,15 +10,22 @@ from ansible_collections.lbops.haproxy.plugins.module_utils._errors import Inval
 
 
 @pytest.mark.parametrize("raw, escaped", [("plain", "plain"), ("a b", "a\\ b"), ("a;b", "a\\;b"), ("a\\b", "a\\\\b"),
-                                          (7, "7"), ("é", "é")])
+                                          (7, "7"), ("é", "é"), ("<<", "\\<\\<"), ("<<EOF", "\\<\\<EOF")])
 def test_escape_arg(raw, escaped):
     assert v.escape_arg(raw) == escaped
 
 
-@pytest.mark.parametrize("raw", ["a\nb", "a\rb", "a\tb", "\x00", "\x1b[0m", "\x7f"])
-def test_escape_arg_refuses_control_characters(raw):
+@pytest.mark.parametrize("raw", ["a\nb", "a\rb", "\x00", "a\r\n"])
+def test_escape_arg_refuses_line_breaks_and_nul(raw):
     with pytest.raises(InvalidInput):
         v.escape_arg(raw)
+
+
+@pytest.mark.parametrize("raw, escaped", [("a\tb", "a\\\tb"), ("\x1b[0m", "\x1b[0m"), ("\x7f", "\x7f"), ("a\x01b", "a\x01b")])
+def test_escape_arg_sends_other_control_characters(raw, escaped):
+    # Keys made by traffic may hold them; 2.6.12 and 3.2.26 set and clear such keys by key.
+    assert v.escape_arg(raw) == escaped
+    assert v.normalize_key(raw, "string") == raw
 
 
 def test_check_name():
@@ -118,3 +125,18 @@ def test_filters():
                 {"data": "gpc0", "operator": "eq", "value": True}, {"data": "", "operator": "eq", "value": 1}):
         with pytest.raises(InvalidInput):
             v.check_filters([bad])
+
+
+@pytest.mark.parametrize("check", [v.escape_arg, lambda text: v.check_name(text, "backend name"),
+                                   lambda text: v.normalize_key(text, "string")])
+@pytest.mark.parametrize("text", ["a\ud800", "\udc41", "\udfff"])
+def test_text_that_stands_for_no_bytes_is_refused(check, text):
+    # A lone surrogate outside U+DC80-U+DCFF cannot be encoded: refused, not an UnicodeEncodeError later.
+    with pytest.raises(InvalidInput) as err:
+        check(text)
+    assert "stands for no bytes" in str(err.value)
+
+
+def test_bytes_that_are_not_utf8_are_text_that_stands_for_them():
+    assert v.escape_arg("caf\udce9") == "caf\udce9"
+    assert v.normalize_key("\udcff\udcfe", "string") == "\udcff\udcfe"

@@ -6,20 +6,15 @@
 import pytest
 
 from ansible_collections.lbops.haproxy.plugins.modules import haproxy_frontend
-from ansible_collections.lbops.haproxy.tests.unit.plugins.module_utils.fake_haproxy import lab, run_module
+from ansible_collections.lbops.haproxy.tests.unit.plugins.module_utils.fake_haproxy import Instances, lab
 
-FAKES = {}
+FAKES = Instances(haproxy_frontend.main)
+run = FAKES.run
 
 
 @pytest.fixture
 def instances():
-    FAKES.clear()
-    FAKES.update({"/lb1.sock": lab(), "/lb2.sock": lab()})
-    return FAKES
-
-
-def run(capsys, args, check_mode=False, diff=False):
-    return run_module(capsys, haproxy_frontend.main, args, check_mode, diff, fakes=FAKES)
+    return FAKES.reset(lb1=lab(), lb2=lab())
 
 
 def test_pair_check_change_repeat(instances, capsys):

@@ -7,21 +7,16 @@ import pytest
 import yaml
 
 from ansible_collections.lbops.haproxy.plugins.modules import haproxy_server
-from ansible_collections.lbops.haproxy.tests.unit.plugins.module_utils.fake_haproxy import lab, run_module
+from ansible_collections.lbops.haproxy.tests.unit.plugins.module_utils.fake_haproxy import Instances, lab
 
-FAKES = {}
+FAKES = Instances(haproxy_server.main)
+run = FAKES.run
 
 
 @pytest.fixture
 def instances():
     """Two fake HAProxy instances, reached as /lb1.sock and /lb2.sock."""
-    FAKES.clear()
-    FAKES.update({"/lb1.sock": lab(), "/lb2.sock": lab()})
-    return FAKES
-
-
-def run(capsys, args, check_mode=False, diff=False):
-    return run_module(capsys, haproxy_server.main, args, check_mode, diff, fakes=FAKES)
+    return FAKES.reset(lb1=lab(), lb2=lab())
 
 
 def test_alias_host_and_state_synonym(instances, capsys):
