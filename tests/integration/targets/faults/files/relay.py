@@ -26,6 +26,7 @@ follows a connection whose batch held a write command: the re-read).
 
 import json
 import os
+import select
 import signal
 import socket
 import struct
@@ -36,15 +37,28 @@ import time
 WRITE_VERBS = (b"set ", b"clear ", b"enable ", b"disable ", b"del ", b"add ", b"shutdown ")
 HUGE = 8 << 20
 BATCH_WAIT = 2.0
+# A client writes its batch at once. One that keeps its connection for reads that
+# depend on the first answers (no 'quit' yet) has written its first batch when
+# nothing more comes for this long; so has HAProxy answered it.
+IDLE = 0.3
+# The longest a relayed connection lives.
+PUMP_LIMIT = 120.0
 
 
 def read_batch(conn, record):
-    """What the client writes up to its ``quit`` line (or EOF, or BATCH_WAIT), recorded."""
+    """What the client writes first, recorded: up to its ``quit`` line, EOF, a pause of IDLE, or BATCH_WAIT."""
     data = b""
-    conn.settimeout(BATCH_WAIT)
+    end = time.monotonic() + BATCH_WAIT
     try:
         while not data.endswith(b"quit\n"):
-            chunk = conn.recv(65536)
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            conn.settimeout(min(left, IDLE) if data else left)
+            try:
+                chunk = conn.recv(65536)
+            except socket.timeout:
+                break
             if not chunk:
                 break
             record.write(chunk)
@@ -76,20 +90,71 @@ def drain_client(conn, record, seconds):
         pass
 
 
-def upstream_reply(upstream, batch, chunks=False):
-    """Send ``batch`` to the real socket; yield its reply as it comes (or all of it)."""
+def pump(conn, upstream, batch, record, mode="relay", arg=""):
+    """Forward both ways between the client and the real socket until either side ends.
+
+    What the client writes after ``batch`` is recorded and forwarded as it comes
+    (reads that follow on the same connection); the reply passes through ``mode``:
+    ``relay`` as is, ``cut:N`` its first N bytes (N < 0: all but the last -N bytes
+    of what HAProxy answered before it paused), ``trickle:S`` a byte every S seconds.
+    """
     up = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     up.settimeout(10)
     up.connect(upstream)
     try:
         up.sendall(batch)
-        while True:
-            data = up.recv(65536)
-            if not data:
-                return
-            yield data
+        _pump(conn, up, record, mode, arg)
     finally:
         up.close()
+
+
+def _pump(conn, up, record, mode, arg):  # noqa: PLR0912
+    limit = int(arg) if mode == "cut" else None
+    delay = float(arg or 0.05) if mode == "trickle" else 0.0
+    sent, pending, up_open = 0, b"", True
+    last_up = time.monotonic()
+    end = last_up + PUMP_LIMIT
+    while time.monotonic() < end:
+        waiting = [conn] + ([up] if up_open else [])
+        readable = select.select(waiting, [], [], 0.0 if (delay and pending) else 0.05)[0]
+        if conn in readable:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return  # the client went away
+            record.write(chunk)
+            if up_open:
+                up.sendall(chunk)
+        if up in readable:
+            data = up.recv(65536)
+            if data:
+                pending += data
+                last_up = time.monotonic()
+            else:
+                up_open = False
+        if mode == "cut" and limit >= 0:
+            part = pending[:limit - sent]
+            conn.sendall(part)
+            sent += len(part)
+            pending = b""
+            if sent >= limit:
+                return
+        elif mode == "cut":
+            keep = len(pending) + limit  # hold back the last -limit bytes
+            if keep > 0:
+                conn.sendall(pending[:keep])
+                pending = pending[keep:]
+            if pending and (not up_open or time.monotonic() - last_up > IDLE):
+                return  # the held bytes, the end of the answer, never come
+        elif mode == "trickle":
+            if pending:
+                conn.sendall(pending[:1])
+                pending = pending[1:]
+                time.sleep(delay)
+        elif pending:
+            conn.sendall(pending)
+            pending = b""
+        if not up_open and not pending:
+            return
 
 
 def boot_time():
@@ -210,31 +275,8 @@ class Listener(object):
         if mode == "silence":
             drain_client(conn, record, 120)
             return
-        if mode == "relay":
-            for data in upstream_reply(self.upstream, batch):
-                conn.sendall(data)
-            drain_client(conn, record, 1)
-            return
-        if mode == "cut":
-            limit = int(self.arg)
-            if limit < 0:
-                reply = b"".join(upstream_reply(self.upstream, batch))
-                conn.sendall(reply[:max(0, len(reply) + limit)])
-                return
-            sent = 0
-            for data in upstream_reply(self.upstream, batch):
-                part = data[:limit - sent]
-                conn.sendall(part)
-                sent += len(part)
-                if sent >= limit:
-                    return
-            return
-        if mode == "trickle":
-            delay = float(self.arg or 0.05)
-            reply = b"".join(upstream_reply(self.upstream, batch))
-            for index in range(len(reply)):
-                conn.sendall(reply[index:index + 1])
-                time.sleep(delay)
+        if mode in ("relay", "cut", "trickle"):
+            pump(conn, self.upstream, batch, record, mode, self.arg)
             return
         raise SystemExit("unknown mode %r" % mode)
 
