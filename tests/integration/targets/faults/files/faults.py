@@ -135,8 +135,8 @@ class Checker(object):
             if writes:
                 items.append("check mode wrote " + _short(writes))
             if _failed(result) != _failed(real):
-                items.append("check failed=%s, real failed=%s (%s)" % (_failed(result), _failed(real),
-                                                                      _short(result.get("msg") or real.get("msg") or "")))
+                why = _short(result.get("msg") or real.get("msg") or "")
+                items.append("check failed=%s, real failed=%s (%s)" % (_failed(result), _failed(real), why))
             if bool(result.get("changed")) != bool(real.get("changed")):
                 items.append("check changed=%s, real changed=%s" % (bool(result.get("changed")), bool(real.get("changed"))))
             # The diff is keyed by socket, and each run has its own listener: compare the values.
@@ -147,8 +147,8 @@ class Checker(object):
             mine, theirs = _first(result, self.tables["real_only"]), _first(real, self.tables["real_only"])
             for key in sorted(set(mine) | set(theirs)):
                 if mine.get(key, "<none>") != theirs.get(key, "<none>"):
-                    items.append("results[0].%s: check %s real %s" % (key, _short(mine.get(key, "<none>")),
-                                                                     _short(theirs.get(key, "<none>"))))
+                    pair = (_short(mine.get(key, "<none>")), _short(theirs.get(key, "<none>")))
+                    items.append("results[0].%s: check %s real %s" % ((key,) + pair))
         elif kind == "again" and not _failed(self.by_listener[case["id"] + "real"]):
             if _failed(result):
                 items.append("the run after failed")
@@ -175,8 +175,8 @@ class Checker(object):
                     items.append("its process took %.2f s (timeout %s)" % (wall, case["timeout"]))
         if not items:
             return None
-        return "%s %s %s %s: %s [msg: %s]" % (case["id"], kind, case["module"], _short(case["args"], 160),
-                                             "; ".join(items), _short(msg))
+        head = "%s %s %s %s" % (case["id"], kind, case["module"], _short(case["args"], 160))
+        return "%s: %s [msg: %s]" % (head, "; ".join(items), _short(msg))
 
 
 def check(tables, results, directory):
