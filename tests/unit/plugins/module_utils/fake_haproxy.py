@@ -130,6 +130,11 @@ class FakeHAProxy(object):
         self.on_read = None      # hook(haproxy) on every 'show stat' (to simulate time passing)
         self.on_session = None   # hook(haproxy) at the start of every connection
         self.on_wait = None      # hook(srv, ms) called by 'wait <ms> srv-removable' while srv is busy
+        # Each extension is a callable (haproxy, command, words) -> reply, or None when the command is not
+        # its own. A module's fake commands (maps, ACLs, certificates...) live in their own file and are
+        # added here, so that this file stays the shared core. An extension records its writes itself
+        # (haproxy.write_attempt).
+        self.extensions = []
 
     @property
     def major_minor(self):
@@ -175,6 +180,10 @@ class FakeHAProxy(object):
             reply = self.replies[command]
             return reply if isinstance(reply, Feedback) else iter(reply)
         words = command.split(" ")
+        for extension in self.extensions:
+            reply = extension(self, command, words)
+            if reply is not None:
+                return reply
         if command == "show cli level":
             return iter([self.level])
         if command == "show version":
@@ -203,6 +212,13 @@ class FakeHAProxy(object):
         if words[1] == "frontend":
             return self.frontend_command(words)
         return Feedback(6, UNKNOWN)
+
+    def write_attempt(self, command):
+        """Record a write; return the refusal of a socket below admin level, or None."""
+        self.writes.append(command)
+        if self.level != "admin":
+            return Feedback(3, "Permission denied")
+        return None
 
     # servers --------------------------------------------------------------
 
