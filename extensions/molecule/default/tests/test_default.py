@@ -159,3 +159,49 @@ def test_passwords_not_in_logs(host):
     journal = host.run("journalctl --no-pager -q").stdout
     for user in USERS:
         assert user["password"] not in journal
+
+
+# --- maps and ACL files (declared seed_only, changed at runtime in converge.yml) ------
+
+MAPS_DIR = VARS["haproxy_maps_dir"]
+ACLS_DIR = VARS["haproxy_acl_files_dir"]
+PERSISTED_MAP = "a.test be_local\nb.test be_local\nc.test be_local\n"
+PERSISTED_ACL = "/blocked\n/also-blocked\n"
+
+
+def ask_map_frontend(host, host_header, path="/"):
+    """'<body> <status>' of one request to the map frontend."""
+    out = host.check_output(f"curl -s --max-time 5 -w '\\n%{{http_code}}' -H 'Host: {host_header}' http://127.0.0.1:8090{path}")
+    body, _nl, status = out.rpartition("\n")
+    return f"{body.strip()} {status}"
+
+
+def test_map_and_acl_dirs(host):
+    for path in (MAPS_DIR, ACLS_DIR):
+        d = host.file(path)
+        assert d.is_directory
+        assert (d.user, d.group, d.mode) == ("root", "haproxy", 0o750)
+
+
+def test_role_kept_the_runtime_change_of_the_files(host):
+    """The idempotence run (changed=0) and side_effect.yml's role run left the persisted content."""
+    m, a = host.file(f"{MAPS_DIR}/hosts.map"), host.file(f"{ACLS_DIR}/blocked.acl")
+    assert m.content_string == PERSISTED_MAP
+    assert a.content_string == PERSISTED_ACL
+    for f in (m, a):
+        assert (f.user, f.group, f.mode) == ("root", "haproxy", 0o640)
+
+
+def test_runtime_serves_the_persisted_map(host):
+    out = host.check_output(f"echo 'show map {MAPS_DIR}/hosts.map' | socat stdio {SOCKET}")
+    assert [line.split()[1:] for line in out.splitlines()] == [["a.test", "be_local"], ["b.test", "be_local"], ["c.test", "be_local"]]
+    out = host.check_output(f"echo 'show acl {ACLS_DIR}/blocked.acl' | socat stdio {SOCKET}")
+    assert [line.split()[1:] for line in out.splitlines()] == [["/blocked"], ["/also-blocked"]]
+
+
+def test_map_routes_traffic_as_changed(host):
+    assert ask_map_frontend(host, "a.test") == "localserver 200"
+    assert ask_map_frontend(host, "c.test") == "localserver 200"
+    assert ask_map_frontend(host, "unknown.test") == "cloudserver 200"  # the map's default
+    assert ask_map_frontend(host, "a.test", "/also-blocked").endswith(" 403")
+    assert ask_map_frontend(host, "b.test", "/blocked").endswith(" 403")
