@@ -10,7 +10,7 @@ No dependency: the module runs on the target host, where the ``cryptography``
 package may be missing. A certificate's DER is walked just far enough to find
 what ``show ssl cert`` prints (2.6 to 3.2): ``Serial`` (the INTEGER's magnitude
 in upper-case hexadecimal, no sign byte), ``SHA1 FingerPrint`` (SHA-1 of the
-DER), ``Subject`` (OpenSSL's ``X509_NAME_oneline``) and ``notAfter``
+DER), ``Subject`` (HAProxy's ``ssl_sock_get_dn_oneline``: ``/<short name>=<bytes>``) and ``notAfter``
 (``ASN1_TIME_print``: ``Jan  1 10:14:27 2027 GMT``).
 
 Nothing here ever puts the text of a block in a message: a block may be a
@@ -31,7 +31,7 @@ PARAMETER_LABELS = ("EC PARAMETERS", "DH PARAMETERS", "X9.42 DH PARAMETERS")
 _BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 .]+)-----\n(.*?)\n?-----END ([A-Z0-9 .]+)-----", re.S)
 _BASE64 = re.compile(r"^[A-Za-z0-9+/=\n]*\Z")
 
-# Attribute types of a Name, as OpenSSL's OBJ_nid2sn names them (X509_NAME_oneline).
+# Attribute types of a Name, as OpenSSL's OBJ_nid2sn names them (HAProxy's ssl_sock_get_dn_oneline).
 # A type missing here is shown as its dotted OID (OpenSSL may know a name for it).
 NAME_TYPES = {
     "2.5.4.3": "CN", "2.5.4.4": "SN", "2.5.4.5": "serialNumber", "2.5.4.6": "C", "2.5.4.7": "L",
@@ -44,7 +44,6 @@ NAME_TYPES = {
     "1.3.6.1.4.1.311.60.2.1.2": "jurisdictionST", "1.3.6.1.4.1.311.60.2.1.3": "jurisdictionC",
 }
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_GENERALSTRING = 0x1b
 
 
 class Block(object):
@@ -75,14 +74,18 @@ class Block(object):
 
 
 def parse_blocks(text, what):
-    """The PEM blocks of ``text`` (``what`` names it in messages); anything else than blanks between them is refused."""
+    """The PEM blocks of ``text`` (``what`` names it in messages).
+
+    Text between blocks (comments, the ``Bag Attributes`` of ``openssl pkcs12``)
+    is skipped, as OpenSSL does; a block that begins and never ends is refused.
+    """
     if not isinstance(text, str):
         raise InvalidInput("%s must be PEM text" % what)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     blocks, position = [], 0
     for number, match in enumerate(_BLOCK.finditer(text), 1):
-        if text[position:match.start()].strip():
-            raise InvalidInput("%s has text outside its PEM blocks (before block %d)" % (what, number))
+        if "-----BEGIN " in text[position:match.start()] or "-----END " in text[position:match.start()]:
+            raise InvalidInput("%s has a PEM block that does not end (before block %d)" % (what, number))
         position = match.end()
         label, body, end = match.group(1), match.group(2), match.group(3)
         if label != end:
@@ -100,9 +103,8 @@ def parse_blocks(text, what):
         if not der:
             raise InvalidInput("%s: block %d (%s) is empty" % (what, number, label))
         blocks.append(Block(label, der))
-    if text[position:].strip():
-        raise InvalidInput("%s has text outside its PEM blocks (%s)"
-                           % (what, "after block %d" % len(blocks) if blocks else "no PEM block found"))
+    if "-----BEGIN " in text[position:] or "-----END " in text[position:]:
+        raise InvalidInput("%s has a PEM block that does not end (after block %d)" % (what, len(blocks)))
     if not blocks:
         raise InvalidInput("%s holds no PEM block" % what)
     return blocks
@@ -227,7 +229,7 @@ def serial_text(content):
 
 
 def name_text(data, start, end):
-    """A Name as ``X509_NAME_oneline`` writes it: ``/CN=x/O=y``, other bytes than printable ASCII as ``\\xHH``."""
+    """A Name as HAProxy's ``ssl_sock_get_dn_oneline`` writes it: ``/CN=x/O=y``, each value's bytes unescaped."""
     out = []
     for tag, content, stop in _children(data, start, end):  # RelativeDistinguishedName (SET)
         if tag != 0x31:
@@ -237,14 +239,8 @@ def name_text(data, start, end):
             if tag2 != 0x30 or len(parts) != 2 or parts[0][0] != 0x06:
                 raise DerError("bad name attribute")
             oid = _oid(data[parts[0][1]:parts[0][2]])
-            value = data[parts[1][1]:parts[1][2]]
-            keep = [True] * 4
-            if parts[1][0] == _GENERALSTRING and len(value) % 4 == 0:
-                # OpenSSL's guess at a UCS-4 GeneralString: keep only the low bytes when the others are zero.
-                used = [any(value[index] for index in range(column, len(value), 4)) for column in range(4)]
-                keep = [True] * 4 if any(used[:3]) else [False, False, False, True]
-            text = "".join(chr(byte) if 0x20 <= byte <= 0x7e else "\\x%02X" % byte
-                           for index, byte in enumerate(value) if keep[index % 4])
+            # The value's bytes as they are (a UTF8String's UTF-8), decoded as the transport decodes replies.
+            text = data[parts[1][1]:parts[1][2]].decode("utf-8", "surrogateescape")
             out.append("/%s=%s" % (NAME_TYPES.get(oid, oid), text))
     return "".join(out)
 

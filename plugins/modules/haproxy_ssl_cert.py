@@ -69,7 +69,7 @@ attributes:
 notes:
   - HAProxy keeps one certificate transaction at a time, for the whole process. A transaction left open on another
     file (a C(set ssl cert) without its commit) makes the module refuse, before anything is sent.
-  - The module predicts the diff's C(subject) from the certificate as OpenSSL prints it; a subject with an attribute
+  - The module predicts the diff's C(subject) from the certificate as HAProxy prints it; a subject with an attribute
     type that the module does not name (rare) is shown as its dotted OID in check mode.
   - HAProxy reads a command and its payload into one buffer (C(tune.bufsize), 16 kB by default); a PEM longer than
     15,000 bytes is refused before sending.
@@ -358,6 +358,14 @@ def file_state(path):
     return blocks, stat.S_IMODE(info.st_mode), info
 
 
+def material(blocks):
+    """What a file holds that matters, whatever its layout: the certificates in order, the keys, the parameters."""
+    if blocks is None:
+        return None
+    return ([block for block in blocks if block.label == pem.CERTIFICATE],
+            sorted(block.der for block in blocks if block.label != pem.CERTIFICATE))
+
+
 def file_facts(blocks):
     for block in blocks or []:
         if block.label == pem.CERTIFICATE:
@@ -404,7 +412,7 @@ def persist(request, check_mode, output):
         output["persisted"] = False
         return
     blocks, mode, old = file_state(request.path)
-    content_differs = blocks != request.bundle.blocks
+    content_differs = material(blocks) != material(request.bundle.blocks)
     write = content_differs or mode != FILE_MODE
     if write and not check_mode:
         try:
