@@ -228,8 +228,12 @@ class RuntimeClient(object):
             raise ProtocolError("HAProxy answered %d of %d commands" % (answered, len(queue)), str(self.target))
         return values
 
-    def write(self, commands):
+    def write(self, commands, payloads=None):
         """Run write commands over one connection; one :class:`Outcome` each.
+
+        ``payloads`` (``{command: text}``) go after their commands (a command
+        ending with `` <<``, see ``encode_commands``); they never appear in an
+        outcome or an error.
 
         When the exchange breaks after the batch started to go out, the error
         says so: ``changed`` is set (the commands may have taken effect) and
@@ -240,7 +244,8 @@ class RuntimeClient(object):
         self.written = True
         session = self._session()
         try:
-            for command, reply in zip(commands, session.run(commands)):
+            replies = session.run(commands, payloads=payloads) if payloads else session.run(commands)
+            for command, reply in zip(commands, replies):
                 outcomes.append(interpret(command, reply, str(self.target)))
         except HAProxyError as exc:
             if exc.target is None:

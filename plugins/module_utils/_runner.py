@@ -82,12 +82,15 @@ class Plan(object):
     session holds the entry are not errors (the follow-up retries them).
     ``check_reads``: reads that only check mode makes (then plans again), where
     a real run can act without them and learns the outcome from its re-read
-    (a big table's full clear).
+    (a big table's full clear). ``payloads``: ``{command: text}`` for the
+    commands that carry a payload (``set ssl cert <file> <<``); the text goes
+    to HAProxy and nowhere else (not in results, messages or the diff).
     """
 
     def __init__(self, commands=(), difference=None, result=None, level="admin", follow_up=False,
-                 more_reads=None, data=None, tolerate_busy=False, check_reads=None):
+                 more_reads=None, data=None, tolerate_busy=False, check_reads=None, payloads=None):
         self.commands = list(commands)
+        self.payloads = dict(payloads or {})
         self.tolerate_busy = tolerate_busy
         self.difference = difference
         self.result = dict(result or {})
@@ -134,7 +137,7 @@ class Step(object):
     def read(self, reads):
         return self.client.read_named(reads)
 
-    def write(self, commands, tolerate_busy=False):
+    def write(self, commands, tolerate_busy=False, payloads=None):
         """Send ``commands`` (one connection); return their outcomes.
 
         Every refusal of the batch is reported in one error (the type of the
@@ -142,12 +145,13 @@ class Step(object):
         quotes HAProxy and says what this target already took. With
         ``tolerate_busy``, commands refused because a live session holds the
         entry come back as outcomes (``busy``) instead of an error.
+        ``payloads``: see :class:`Plan`.
         """
         if not commands:
             return []
         self.written = True
         try:
-            outcomes = self.client.write(commands)
+            outcomes = self.client.write(commands, payloads=payloads) if payloads else self.client.write(commands)
         except HAProxyError as exc:
             exc.commands = self.sent + exc.commands
             exc.changed = exc.changed or self.changed
@@ -204,6 +208,15 @@ class Definition(object):
     def follow_up(self, step, request, plan):
         """After the write (or instead of it, with ``plan.follow_up``): wait, retry... Optional."""
 
+    def recover(self, step, request, plan, error):
+        """After a failure that came once writing began: undo what can be undone. Optional.
+
+        Called with the error about to be raised (its ``changed`` and
+        ``commands`` already set); it may write through ``step`` (an abort) and
+        amend the error's message and ``changed``. It must not raise: the
+        first failure is the one to report.
+        """
+
     def reread(self, request, plan):
         """What to read after the writes: by default the same reads as before."""
         return self.reads(request)
@@ -228,6 +241,14 @@ class Definition(object):
     def conclude(self, request, result):
         """The last word on a result, predicted or observed: may add warnings, or raise."""
         return result
+
+    def finish(self, request, output, check_mode):
+        """Once every target ran: work of the module outside HAProxy (a file on this host). Optional.
+
+        ``output`` is the module's result (``changed``, ``results``, ``diff``);
+        it may add to it. Raising :class:`HAProxyError` fails the task with its
+        message and the output so far.
+        """
 
 
 class Runner(object):
@@ -274,7 +295,7 @@ class Runner(object):
             return self._predicted(plan)
         try:
             if plan.commands:
-                step.write(plan.commands, tolerate_busy=plan.tolerate_busy)
+                step.write(plan.commands, tolerate_busy=plan.tolerate_busy, payloads=plan.payloads)
             definition.follow_up(step, request, plan)
             reread = definition.reread(request, plan)
             after_state = client.read_named(reread) if reread else {}
@@ -288,6 +309,7 @@ class Runner(object):
                 # What a module's check says before any write ("...; nothing was sent")
                 # is no longer true once a batch went out.
                 exc.message = exc.message.replace("; nothing was sent", "")
+                definition.recover(step, request, plan, exc)
             raise
         result = dict(result)
         result["changed"] = bool(definition.changed(request, plan, step, result))
@@ -422,7 +444,10 @@ def run_on_targets(module, function, clients=None, finish=None):
     output = printable(output)
     results = output["results"]
     if finish is not None:
-        finish(output)
+        try:
+            finish(output)
+        except HAProxyError as exc:
+            module.fail_json(msg=str(exc), **output)
     failed = [result for result in results if result["failed"]]
     if failed:
         messages = [result["msg"] for result in failed]
@@ -475,6 +500,7 @@ def run_module(module_class, definition, argument_spec, module_kwargs=None, fini
         for result in output["results"]:
             for warning in result.get("warnings") or []:
                 module.warn("%s: %s" % (result["socket"], warning))
+        definition.finish(request, output, module.check_mode)
         if finish is not None:
             finish(output)
 

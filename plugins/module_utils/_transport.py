@@ -25,6 +25,13 @@ version: 2.6 and 3.0 print the prompt before the reply of each command of a
 line of ``;``-chained commands, 3.2 prints it once per line (before the first
 reply only), so chained commands would leave 3.2's replies without a prompt to
 frame them.
+
+A command may carry a payload (``set ssl cert <file> <<``, then the lines of
+the payload, then an empty line): :func:`encode_commands` takes the payloads
+apart from the commands (``{command: text}``), so that commands, which appear
+in results and messages, never hold the payload (a private key). HAProxy 2.6
+and 3.0 answer each line of a payload with a ``+ `` prompt, on the line where
+the command's reply starts; 3.2 prints none. The reader takes those away.
 """
 
 import errno
@@ -50,6 +57,12 @@ _PROMPT_BYTES = b"> "
 # HAProxy reads a command line into one buffer (tune.bufsize, 16 kB by default);
 # a longer line resets the connection. Refused before anything is sent.
 MAX_COMMAND_BYTES = 8000
+# A command with its payload is read into that same buffer: 3.2 refuses a longer one
+# ("The command line is too big for the buffer size"), 2.6 closes the connection.
+MAX_PAYLOAD_BYTES = 15000
+# The mark that ends a command line whose payload follows.
+PAYLOAD_MARK = " <<"
+_PAYLOAD_PROMPT = "+ "
 # No line of any reply is longer than HAProxy's buffer; this bounds what a
 # broken peer can make the client hold.
 MAX_LINE_BYTES = 1 << 20
@@ -159,11 +172,41 @@ class Feedback(object):
         return "Feedback(%d, %r)" % (self.severity, self.text)
 
 
-def encode_commands(commands, opening=True, closing=True):
+def _encode_payload(command, data, text):
+    """The bytes of a payload (its lines, then the empty line that ends it); refused when it cannot be framed."""
+    # Never quote the payload itself: it may be a private key.
+    if not data.endswith(PAYLOAD_MARK.encode()):
+        raise InvalidInput("a command with a payload must end with '%s': %s; nothing was sent"
+                           % (PAYLOAD_MARK.strip(), clip(command, 120)))
+    try:
+        body = text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("the payload of '%s' is not text; nothing was sent" % clip(command, 120))
+    if b"\r" in body or b"\x00" in body:
+        raise InvalidInput("the payload of '%s' contains a carriage return or a NUL character; nothing was sent"
+                           % clip(command, 120))
+    body = body.rstrip(b"\n")
+    if not body or b"\n\n" in body:
+        raise InvalidInput("the payload of '%s' is empty or contains an empty line (which would end it); nothing was sent"
+                           % clip(command, 120))
+    if len(data) + len(body) + 2 > MAX_PAYLOAD_BYTES:
+        raise InvalidInput("the payload of '%s' makes %d bytes, more than HAProxy reads in one command (%d, tune.bufsize); "
+                           "nothing was sent" % (clip(command, 120), len(data) + len(body) + 2, MAX_PAYLOAD_BYTES))
+    return body + b"\n\n"
+
+
+def payload_lines(text):
+    """How many lines a payload takes on the wire, its ending empty line included."""
+    return text.rstrip("\n").count("\n") + 2
+
+
+def encode_commands(commands, opening=True, closing=True, payloads=None):
     """The bytes of a batch; a command too long for HAProxy's line buffer is refused.
 
     ``opening`` starts the interactive mode, ``closing`` ends the batch with ``quit``.
+    ``payloads`` maps a command (ending with `` <<``) to the text sent after it.
     """
+    payloads = payloads or {}
     lines = [b"prompt\nset severity-output number\n"] if opening else []
     for command in commands:
         try:
@@ -180,6 +223,10 @@ def encode_commands(commands, opening=True, closing=True):
             # HAProxy reads a command as a C string: it would act on the part before the NUL.
             raise InvalidInput("a command contains a NUL character: %r; nothing was sent" % clip(command, 120))
         lines.append(data + b"\n")
+        if command in payloads:
+            lines.append(_encode_payload(command, data, payloads[command]))
+        elif data.endswith(PAYLOAD_MARK.encode()):
+            raise InvalidInput("the command '%s' announces a payload but has none; nothing was sent" % clip(command, 120))
     if closing:
         lines.append(b"quit\n")
     return b"".join(lines)
@@ -198,6 +245,10 @@ class Session(object):
     taken; the commands it returns (reads that depend on those replies) go over
     the same connection, within the same deadline, and so on until it returns
     none.
+
+    ``payloads`` (``{command: text}``) are sent after their commands (see
+    :func:`encode_commands`); the ``+ `` prompts they draw are not part of the
+    replies.
     """
 
     def __init__(self, target, timeout, extra_time=0.0, clock=time.monotonic):
@@ -206,11 +257,12 @@ class Session(object):
         self.extra_time = extra_time
         self.clock = clock
 
-    def run(self, commands, follow=None):
+    def run(self, commands, follow=None, payloads=None):
         commands = list(commands)
         if not commands:
             return
-        payload = encode_commands(commands, closing=follow is None)
+        payloads = payloads or {}
+        payload = encode_commands(commands, closing=follow is None, payloads=payloads)
         budget = self.timeout + self.extra_time
         deadline = self.clock() + budget
         sock = self.target.connect(budget)
@@ -222,6 +274,8 @@ class Session(object):
             while commands:
                 for command in commands:
                     first = reader.prompted_line(command)
+                    if command in payloads:
+                        first = _strip_payload_prompts(first, payload_lines(payloads[command]))
                     match = _SEVERITY.match(first)
                     if match:
                         yield Feedback(int(match.group(1)), reader.message([match.group(2)], command))
@@ -241,6 +295,15 @@ class Session(object):
                     reader.out += encode_commands(commands, opening=False, closing=False)
         finally:
             sock.close()
+
+
+def _strip_payload_prompts(line, count):
+    """A reply's first line without the ``+ `` prompts (at most ``count``) of its command's payload (2.6, 3.0)."""
+    index = 0
+    while count > 0 and line.startswith(_PAYLOAD_PROMPT, index):
+        index += len(_PAYLOAD_PROMPT)
+        count -= 1
+    return line[index:]
 
 
 class _Reader(object):
