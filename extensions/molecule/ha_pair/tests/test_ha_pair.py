@@ -19,9 +19,8 @@ import threading
 import time
 
 import testinfra
-import yaml
-
 import tls_cert
+import yaml
 
 # The pair is the lab's (playbooks/lab/inventory.yml and group_vars/, linked into
 # Molecule's inventory): host names, container names (ansible_host), addresses (lab_address).
@@ -359,7 +358,7 @@ def tls_get(address, timeout=2.0):
                 fingerprint = hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest()
                 tls.sendall(f"GET / HTTP/1.1\r\nHost: {tls_cert.COMMON_NAME}\r\nConnection: close\r\n\r\n".encode())
                 head = tls.recv(64).decode("latin-1")
-        if not head.startswith("HTTP/1.1 200"):
+        if not re.match(r"HTTP/1\.[01] 200 ", head):  # the lab's web servers answer HTTP/1.0
             return False, f"answer {head.splitlines()[0] if head else '(none)'!r}"
         return True, fingerprint
     except (OSError, ssl.SSLError) as exc:
@@ -431,7 +430,8 @@ def test_tls_certificate_rotation_without_reload():
     MEASURES["tls_rotation_handshakes"] = len(records)
     MEASURES["tls_rotation_failed"] = len(failures)
     say(
-        f"TLS rotation under load: {len(records)} handshakes through the VIP, {len(failures)} failed; "
+        f"TLS rotation under load: {len(records)} handshakes through the VIP ({sum(t0 <= r[0] <= t_done for r in records)} while the playbook ran),"
+        f" {len(failures)} failed; "
         f"{served.count(old_fp)} saw the old certificate, {served.count(new_fp)} the new one (serial {new_serial})"
     )
     say_failures(failures, t0)
@@ -441,7 +441,9 @@ def test_tls_certificate_rotation_without_reload():
     first_new = next(i for i, d in enumerate(served) if d == new_fp)
     assert all(d == new_fp for d in served[first_new:])
     assert [d for t, ok, d in records if ok and t > t_done] and all(d == new_fp for t, ok, d in records if ok and t > t_done)
-    assert len(records) >= 50, len(records)
+    during = [r for r in records if t0 <= r[0] <= t_done]
+    MEASURES["tls_rotation_handshakes_during"] = len(during)
+    assert len(during) >= 10, f"only {len(during)} handshakes while the playbook ran"
     for short in (PRIMARY, BACKUP):
         assert tls_get(PLATFORMS[short]["ip"]) == (True, new_fp), short
         assert info(short)["Pid"] == pids[short], f"{short} reloaded"
