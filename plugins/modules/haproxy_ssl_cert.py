@@ -322,6 +322,7 @@ class SslCert(Definition):
         if outcome.ok:
             if refused:
                 error.changed = False  # nothing was committed, and the transaction is gone
+                error.message = error.message.split("; already changed on this target:")[0]
             error.message = "%s; sent '%s' (HAProxy: %s): the certificate served is unchanged" % (
                 request.scrub(error.message), request.abort_command, text)
         elif text.startswith("No ongoing transaction"):

@@ -141,9 +141,9 @@ def test_mismatched_key_refused_at_commit_and_aborted(capsys, version):
     out = run(capsys, params, diff=True)
     assert out["failed"] is True
     assert out["changed"] is False
-    assert ("HAProxy refused '%s': inconsistencies between private key and certificate loaded '%s'. Can't commit %s!"
-            % (COMMIT, SITE, SITE)) in out["msg"]
-    assert "sent '%s' (HAProxy: Transaction aborted for certificate '%s'!): the certificate served is unchanged" % (ABORT, SITE) in out["msg"]
+    assert out["msg"] == ("/lb1.sock: HAProxy refused '%s': inconsistencies between private key and certificate loaded '%s'. "
+                          "Can't commit %s!; sent '%s' (HAProxy: Transaction aborted for certificate '%s'!): "
+                          "the certificate served is unchanged" % (COMMIT, SITE, SITE, ABORT, SITE))
     assert fake.writes == [SET, COMMIT, ABORT]
     assert fake.ssl.serving(SITE) == A_FP
     assert fake.ssl.transaction is None
