@@ -5,7 +5,7 @@
 DOCUMENTATION = r"""
 module: haproxy_ssl_cert
 short_description: Replace a TLS certificate that HAProxy serves, through the runtime API, without a reload
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Replaces the certificate (and its private key and chain) of a certificate file that HAProxy already
     serves, with C(set ssl cert <file>) and C(commit ssl cert <file>), without a reload.
