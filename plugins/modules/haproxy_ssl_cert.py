@@ -35,7 +35,7 @@ options:
     type: str
   private_key:
     description:
-      - The private key in PEM (not encrypted: HAProxy cannot take a passphrase through the runtime API).
+      - The private key in PEM, not encrypted (HAProxy cannot take a passphrase through the runtime API).
     type: str
   pem:
     description:
