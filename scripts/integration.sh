@@ -43,7 +43,8 @@ esac
 # openssh-client: ansible-test integration runs ssh-keygen even for local targets.
 # python3-apt: the apt module of setup_haproxy needs it (on a fresh machine it would install it
 # itself, outside the apt lock of scripts/lib.sh, and fail when a parallel cell holds the lock).
-ensure_apt socat curl sudo acl rsync python3-venv openssh-client python3-apt
+# openssl: setup_haproxy and haproxy_ssl_cert make throwaway certificates, and s_client reads the served one.
+ensure_apt socat curl sudo acl rsync python3-venv openssh-client python3-apt openssl
 ensure_venv_or_not_run "$LINE"
 ensure_haproxy "$HAPROXY_VERSION"
 install_collection

@@ -5,7 +5,7 @@
 DOCUMENTATION = r"""
 module: haproxy_ssl_cert
 short_description: Replace a TLS certificate that HAProxy serves, through the runtime API, without a reload
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Replaces the certificate (and its private key and chain) of a certificate file that HAProxy already
     serves, with C(set ssl cert <file>) and C(commit ssl cert <file>), without a reload.
@@ -18,7 +18,7 @@ description:
   - The PEM is checked before any connection; a file that HAProxy does not serve (not listed by
     C(show ssl cert)) is refused before anything is written.
   - The private key is sent to HAProxy and, with O(persist=true), written to O(path) (mode C(0600)), and goes
-    nowhere else: not in the results, the diff, a warning, an error or a log.
+    nowhere else (not in the results, the diff, a warning, an error or a log).
   - Needs a socket of level C(admin) to write; C(operator) is enough to read (check mode, no-ops).
 options:
   path:
@@ -35,7 +35,7 @@ options:
     type: str
   private_key:
     description:
-      - The private key in PEM (not encrypted: HAProxy cannot take a passphrase through the runtime API).
+      - The private key in PEM, not encrypted (HAProxy cannot take a passphrase through the runtime API).
     type: str
   pem:
     description:
@@ -172,6 +172,7 @@ diff:
 """
 
 import os  # noqa: E402
+import re  # noqa: E402
 import stat  # noqa: E402
 import tempfile  # noqa: E402
 
@@ -206,8 +207,8 @@ FILE_MODE = 0o600
 class CertRequest(object):
     def __init__(self, params):
         self.path = params["path"]
-        if not self.path or any(char.isspace() or ord(char) < 0x20 or char == "\\" for char in self.path) \
-                or self.path.startswith("*"):
+        odd = [char for char in self.path or "" if char.isspace() or ord(char) < 0x20 or char == "\\"]
+        if not self.path or odd or self.path.startswith("*"):
             raise InvalidInput("path must be a certificate file name as 'show ssl cert' lists it, without blanks, "
                                "control characters or backslashes, got %r" % clip(self.path or "", 200))
         self.persist = params["persist"]
@@ -286,6 +287,18 @@ class SslCert(Definition):
                     payloads={request.set_command: request.payload} if commands else None)
 
     def follow_up(self, step, request, plan):
+        # HAProxy 2.6 answers a set on one file while a transaction is open on another with
+        # "Transaction updated for certificate <the other file>!" (the payload went into that
+        # transaction): never commit then. 3.0 and later refuse such a set.
+        taken = " ".join((step.last_outcomes[0].text or "").split()) if step.last_outcomes else ""
+        if not taken.endswith(" for certificate %s!" % request.path):
+            other = re.match(r"^Transaction (?:created|updated) for certificate (\S+)!$", taken)
+            if other:
+                # That transaction now holds this payload: committing it would put this certificate on
+                # the other file. recover() aborts it.
+                plan.data = {"abort": "abort ssl cert %s" % other.group(1)}
+            raise StateError("HAProxy did not take the certificate for '%s' (HAProxy: %s); not committed"
+                             % (request.path, clip(taken, 300)))
         outcome = step.write([request.commit_command])[0]
         # Success is a data reply ("Committing <file>.", then "Success!"); a failure in the middle of it
         # ends with "Failed!" instead.
@@ -299,9 +312,9 @@ class SslCert(Definition):
     def observe(self, request, state, plan, step):
         after = shown(state["detail"])
         if not same(state["detail"], request.wanted):
+            values = (after.get("serial"), after.get("fingerprint"), request.path, request.wanted["serial"], request.wanted["fingerprint"])
             raise StateError("after the commit, HAProxy serves serial %s (fingerprint %s) on '%s', not the certificate given "
-                             "(serial %s, fingerprint %s)" % (after.get("serial"), after.get("fingerprint"), request.path,
-                                                               request.wanted["serial"], request.wanted["fingerprint"]))
+                             "(serial %s, fingerprint %s)" % values)
         result = dict(plan.result)
         result["after"] = after
         return result, after
@@ -312,25 +325,28 @@ class SslCert(Definition):
     def recover(self, step, request, plan, error):
         """Abort the transaction after any failure that followed the set; say so in the error."""
         refused = isinstance(error, CommandError) and error.command in (request.set_command, request.commit_command)
+        abort = (plan.data or {}).get("abort", request.abort_command)
         try:
-            outcome = step.client.write([request.abort_command])[0]
+            outcome = step.client.write([abort])[0]
         except HAProxyError as exc:
             error.message = "%s; then '%s' failed too (%s): a transaction may be left open" % (
-                request.scrub(error.message), request.abort_command, exc)
+                request.scrub(error.message), abort, exc)
             return
         text = " ".join((outcome.text or "").split())
         if outcome.ok:
             if refused:
                 error.changed = False  # nothing was committed, and the transaction is gone
+                error.message = error.message.split("; already changed on this target:")[0]
             error.message = "%s; sent '%s' (HAProxy: %s): the certificate served is unchanged" % (
-                request.scrub(error.message), request.abort_command, text)
+                request.scrub(error.message), abort, text)
         elif text.startswith("No ongoing transaction"):
             if refused and error.command == request.set_command:
                 error.changed = False
-            error.message = "%s; sent '%s' (HAProxy: %s)" % (request.scrub(error.message), request.abort_command, text)
+            error.message = "%s; sent '%s' (HAProxy: %s)" % (request.scrub(error.message), abort, text)
         else:
-            error.message = "%s; then '%s' was refused (HAProxy: %s)" % (request.scrub(error.message), request.abort_command, text)
-        error.commands = [command for command in error.commands if command != request.abort_command]
+            # The transaction is another file's (HAProxy refuses to abort it through this file's name).
+            error.message = "%s; then '%s' was refused (HAProxy: %s)" % (request.scrub(error.message), abort, text)
+        error.commands = [command for command in error.commands if command != abort]
 
     def finish(self, request, output, check_mode):
         if request.persist:

@@ -7,7 +7,8 @@
 ``haproxy.payloads``), ``commit ssl cert <file>`` and ``abort ssl cert <file>``,
 answered as HAProxy 2.6, 3.0 and 3.2 answer them (captured in
 fixtures/ssl/replies/<version>.json): one transaction for the whole process, a
-key that does not match its certificate refused at the commit, not at the set;
+key that does not match its certificate refused at the commit, not at the set; 2.6's
+set on a file while another file's transaction is open, which puts the payload into that transaction;
 3.2's extra ``Crt filename``/``Key filename``... lines and its ``Uncommitted``
 status of a transaction (2.6 and 3.0: ``Unused``).
 
@@ -145,6 +146,9 @@ class SslStore(object):
         if verb == "abort":
             if self.transaction is None:
                 return Feedback(3, "No ongoing transaction!")
+            if self.transaction[0] != path:
+                return Feedback(3, "The ongoing transaction is about '%s' but you are trying to abort a transaction for '%s'"
+                                % (self.transaction[0], path))
             self.transaction = None
             return Feedback(5, "Transaction aborted for certificate '%s'!" % path)
         return None
@@ -168,6 +172,11 @@ class SslStore(object):
     def set(self, command, path):
         payload = self.haproxy.payloads.get(command)
         self.received.append((command, payload))
+        if self.transaction is not None and self.transaction[0] != path and self.haproxy.major_minor < (3, 0):
+            # 2.6: the payload goes into the open transaction of the other file
+            other = self.transaction[0]
+            self.transaction = (other, Ckch.from_pem(payload or "", self.files[other]))
+            return Feedback(5, "Transaction updated for certificate %s!" % other)
         if self.transaction is not None and self.transaction[0] != path:
             return Feedback(3, "The ongoing transaction is about '%s' but you are trying to set '%s'\nCan't update %s!"
                             % (self.transaction[0], path, path))

@@ -141,9 +141,9 @@ def test_mismatched_key_refused_at_commit_and_aborted(capsys, version):
     out = run(capsys, params, diff=True)
     assert out["failed"] is True
     assert out["changed"] is False
-    assert ("HAProxy refused '%s': inconsistencies between private key and certificate loaded '%s'. Can't commit %s!"
-            % (COMMIT, SITE, SITE)) in out["msg"]
-    assert "sent '%s' (HAProxy: Transaction aborted for certificate '%s'!): the certificate served is unchanged" % (ABORT, SITE) in out["msg"]
+    assert out["msg"] == ("/lb1.sock: HAProxy refused '%s': inconsistencies between private key and certificate loaded '%s'. "
+                          "Can't commit %s!; sent '%s' (HAProxy: Transaction aborted for certificate '%s'!): "
+                          "the certificate served is unchanged" % (COMMIT, SITE, SITE, ABORT, SITE))
     assert fake.writes == [SET, COMMIT, ABORT]
     assert fake.ssl.serving(SITE) == A_FP
     assert fake.ssl.transaction is None
@@ -385,3 +385,32 @@ def test_scrub_removes_key_lines():
     request = haproxy_ssl_cert.CertRequest({"path": SITE, "pem": fixture("b"), "persist": False})
     line = key_lines("b")[3]
     assert request.scrub("HAProxy said: %s" % line) == "HAProxy said: [private key]"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_transaction_opened_by_someone_else_after_the_read(capsys, version):
+    """Between the module's read and its set, someone opens a transaction on another file."""
+    fake = FAKES.reset(lb1=ssl_lab(version=version))["/lb1.sock"]
+
+    def open_other(haproxy):
+        if len(haproxy.sessions) == 1:  # just before the write connection
+            haproxy.ssl.transaction = (OTHER, haproxy.ssl.files[SITE])
+
+    fake.on_session = open_other
+    out = run(capsys, args())
+    assert out["failed"] is True
+    assert fake.ssl.serving(SITE) == A_FP and fake.ssl.serving(OTHER) == B_FP
+    assert COMMIT not in fake.writes
+    if version.startswith("2.6"):
+        # 2.6 took the payload into the other file's transaction: the module never commits it, and aborts it
+        assert ("HAProxy did not take the certificate for '%s' (HAProxy: Transaction updated for certificate %s!); "
+                "not committed" % (SITE, OTHER)) in out["msg"]
+        assert "sent 'abort ssl cert %s' (HAProxy: Transaction aborted for certificate '%s'!)" % (OTHER, OTHER) in out["msg"]
+        assert fake.ssl.transaction is None
+    else:
+        assert "The ongoing transaction is about '%s' but you are trying to set '%s'" % (OTHER, SITE) in out["msg"]
+        # the other file's transaction is not this module's to abort: HAProxy refuses, and says so
+        assert ("then '%s' was refused (HAProxy: The ongoing transaction is about '%s' but you are trying to abort a "
+                "transaction for '%s')" % (ABORT, OTHER, SITE)) in out["msg"]
+        assert fake.ssl.transaction[0] == OTHER
+    assert "\n" not in out["msg"]
