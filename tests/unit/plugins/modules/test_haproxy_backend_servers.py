@@ -181,6 +181,18 @@ def test_absent_times_out_and_leaves_the_server_in_maint(instances, capsys):
     assert not any(command.startswith("del server") for command in haproxy.writes)
 
 
+def test_a_wait_that_expires_is_a_timeout_not_a_refusal(instances, capsys):
+    """3.0.11 and 3.2.26 answer a 'wait srv-removable' that runs out of time with 'Wait delay expired.'."""
+    haproxy = instances["/lb2.sock"]
+    haproxy.backends["be_dyn"][1].append(Srv("dyn1", 5, check=0, scur=1))
+    haproxy.extensions.insert(0, lambda h, command, words: Feedback(3, "Wait delay expired.") if words[0] == "wait" else None)
+    out = run(capsys, {"socket": "/lb2.sock", "backend": "be_dyn", "servers": [{"name": "dyn1"}], "state": "absent",
+                       "wait_timeout": 0.2})
+    assert out["failed"] is True and out["changed"] is True
+    assert "timed out after 0.2s waiting for the sessions of be_dyn/dyn1 to end (dyn1: 1)" in out["msg"]
+    assert servers(haproxy)["dyn1"].admin == 0x01
+
+
 def test_del_is_retried_while_idle_connections_remain(instances, capsys):
     haproxy = instances["/lb2.sock"]  # 3.2: HAProxy's wait says removable, del still sees a connection once
     haproxy.backends["be_dyn"][1].append(Srv("dyn1", 5, check=0))
