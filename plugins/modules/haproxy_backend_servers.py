@@ -313,7 +313,8 @@ MODULE_KWARGS = dict(required_if=[("state", "exact", ["prefix"])])
 # Seconds between two readings of 'show stat' while waiting on HAProxy 2.6.
 WAIT_INTERVAL = 1.0
 # Bounds of check_inter, in milliseconds.
-MIN_INTER, MAX_INTER = 100, 3600000
+MIN_INTER = 100
+MAX_INTER = 3600000
 # HAProxy 2.6 to 3.2 refuse 'add server' unless the algorithm is dynamic (BE_LB_PROP_DYN):
 # static-rr never is; hash-based ones are with 'hash-type consistent' only, which the
 # runtime API does not show ('show stat' prints the algorithm, not the hash type).
@@ -646,8 +647,8 @@ class BackendServers(Definition):
                 wrong.append("%s is missing" % name)
             elif name in plan.data["names"]["added"] and after[name] != predicted:
                 wrong.append("%s is %s, not %s" % (name, describe(after[name]), describe(predicted)))
-            elif name in plan.data["names"]["updated"] and any(after[name][key] != predicted[key]
-                                                                 for key in ("address", "port", "weight")):
+            elif name in plan.data["names"]["updated"] and any(
+                    after[name][key] != predicted[key] for key in ("address", "port", "weight")):
                 wrong.append("%s is %s, not %s" % (name, describe(after[name]), describe(predicted)))
         wrong.extend("%s is still there" % name for name in plan.data["removals"] if name in after)
         if wrong:

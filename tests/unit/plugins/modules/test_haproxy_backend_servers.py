@@ -6,8 +6,8 @@
 import pytest
 import yaml
 
-from ansible_collections.lbops.haproxy.plugins.modules import haproxy_backend_servers as module
 from ansible_collections.lbops.haproxy.plugins.module_utils._transport import Feedback
+from ansible_collections.lbops.haproxy.plugins.modules import haproxy_backend_servers as module
 from ansible_collections.lbops.haproxy.tests.unit.plugins.module_utils.fake_dynsrv import STILL_CONNECTED, install
 from ansible_collections.lbops.haproxy.tests.unit.plugins.module_utils.fake_haproxy import Instances, Srv, lab
 
@@ -105,8 +105,8 @@ def test_hash_algorithm_warns_in_check_mode_and_quotes_the_refusal(instances, ca
 
 
 def test_existing_server_is_set_and_a_config_server_that_matches_is_present(instances, capsys):
-    same = {"socket": "/lb1.sock", "backend": "be_dyn", "servers": [{"name": "c1", "address": "127.0.0.1", "port": 8080,
-                                                                      "weight": 10}]}
+    declared = {"name": "c1", "address": "127.0.0.1", "port": 8080, "weight": 10}
+    same = {"socket": "/lb1.sock", "backend": "be_dyn", "servers": [declared]}
     out = run(capsys, same)
     assert out["changed"] is False
     assert instances["/lb1.sock"].writes == []
