@@ -266,8 +266,9 @@ class RuntimeClient(object):
         """Run ``wait <ms> <condition> ...`` then ``requests``, over one connection.
 
         Returns ``(done, values)``: ``done`` is true when HAProxy answered
-        ``Done.`` (the condition was met in time), false for ``Failed.`` (not met
-        in time, or it cannot be met); any other error raises. ``seconds`` is the
+        ``Done.`` (the condition was met in time), false for ``Failed.`` (it cannot
+        be met) and ``Wait delay expired.`` (not met in time: 3.0.11 and 3.2.26
+        answer that, at error level); any other error raises. ``seconds`` is the
         longest the wait may take: the exchange's deadline is extended by it.
         """
         requests = list(requests)
@@ -281,7 +282,7 @@ class RuntimeClient(object):
                                         str(self.target))
                 if reply.text.startswith("Done"):
                     done = True
-                elif reply.text.startswith("Failed"):
+                elif reply.text.startswith(("Failed", "Wait delay expired")):
                     done = False
                 else:
                     raise classify(wait_command, reply, str(self.target)) or ProtocolError(

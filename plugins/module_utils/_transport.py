@@ -418,11 +418,26 @@ class _Reader(object):
                                 self.target)
         return line[2:].decode("utf-8", "surrogateescape")
 
+    def _at_prompt(self, what):
+        """Whether the next input is the prompt of the next reply (nothing is consumed)."""
+        while len(self.buf) - self.pos < len(_PROMPT_BYTES) and self.buf.find(b"\n", self.pos) < 0:
+            if not self._fill(what):
+                break
+        return self.buf.startswith(_PROMPT_BYTES, self.pos)
+
     def message(self, lines, command):
-        """The rest of a feedback reply, up to its empty line, as one bounded text."""
+        """The rest of a feedback reply, up to its empty line, as one bounded text.
+
+        HAProxy 2.6.12 ends some messages without the empty line (the refusals of
+        ``add server``, and ``del server``'s answers): the prompt of the next reply
+        comes right after the message's line. That prompt ends the message too; a
+        connection that closes before either is still a reply cut short.
+        """
         lines = [clip(line, MAX_MESSAGE_CHARS) for line in lines]
         size = sum(len(line) for line in lines)
         while True:
+            if self._at_prompt(command):
+                return "\n".join(lines).strip()
             line = self._line(command)
             if line is None:
                 raise self._cut(command, "in the middle of the answer to")

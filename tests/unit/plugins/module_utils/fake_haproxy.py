@@ -331,7 +331,8 @@ class FakeHAProxy(object):
             return Feedback(3, "Failed.")
         if srv.scur and self.on_wait:
             self.on_wait(srv, int(words[1]))
-        return Feedback(6, "Done.") if srv.scur == 0 else Feedback(3, "Failed.")
+        # 3.0.11 and 3.2.26: 'Failed.' at once when it cannot happen, 'Wait delay expired.' when time is up.
+        return Feedback(6, "Done.") if srv.scur == 0 else Feedback(3, "Wait delay expired.")
 
     # frontends ------------------------------------------------------------
 

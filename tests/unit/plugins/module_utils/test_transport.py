@@ -247,3 +247,21 @@ def test_follow_up_reads_go_over_the_same_connection(sock_path):
     assert out == [["a"], ["b"], ["c"]]
     assert received == [b"prompt", b"set severity-output number", b"show a", b"show b", b"show c"]
     assert len(asked) == 2
+
+
+def test_a_message_without_its_empty_line_ends_at_the_next_prompt(sock_path):
+    """HAProxy 2.6.12's 'add server' refusals and 'del server' answers (captured): no empty line, the prompt follows."""
+    reply = interactive(b"[3]: Backend must use a dynamic load balancing to support dynamic servers.\n",
+                        b"2.6.12-1+deb12u3\n\n", b"[6]: Server deleted.\n") + b"> "
+    FakeCli(sock_path, [reply])
+    out = collect(t.Session(t.Target(sock_path), 2), ["add server be/x 127.0.0.1:80", "show version", "del server be/y"])
+    assert (out[0].severity, out[0].text) == (3, "Backend must use a dynamic load balancing to support dynamic servers.")
+    assert out[1] == ["2.6.12-1+deb12u3"]
+    assert (out[2].severity, out[2].text) == (6, "Server deleted.")
+
+
+def test_a_message_that_neither_ends_nor_meets_a_prompt_is_cut_short(sock_path):
+    FakeCli(sock_path, [interactive(b"[3]: No such server.\n")])
+    with pytest.raises(ProtocolError) as err:
+        collect(t.Session(t.Target(sock_path), 1), ["del server be/y"])
+    assert "closed in the middle of the answer to 'del server be/y'" in str(err.value)
