@@ -22,7 +22,14 @@ Not a test: it prints wall times and ratios measured on this machine, now.
      process: read, clear, re-read; target under 1 s, peak RSS under 50 MB),
      next to the task's wall time and a raw ``clear table``.
 
-Both parts run once per HAProxy version given (each from its own Debian root, see
+3. A map of 100,000 entries (MAP_ENTRIES), loaded into an empty map that a frontend
+   uses, with haproxy_map state=exact (prepare map, add map @version in payload
+   batches, commit map): its wall time next to the same atomic load done on a raw
+   socket (no Ansible: the peer, in the same run); then the no-op repeat (its time,
+   and its connections by CumConns), a change of 1% of the values (exact again), and
+   a raw ``show map`` read to its end for the read side of the ratio.
+
+Every part runs once per HAProxy version given (each from its own Debian root, see
 scripts/haproxy-root.sh), one version after the other, and the report ends with the
 same ratios side by side.
 
@@ -52,6 +59,7 @@ from ansible_collections.lbops.haproxy.plugins.module_utils._table import Dump  
 from ansible_collections.lbops.haproxy.plugins.modules import haproxy_table  # noqa: E402
 
 SERVERS = ["srv%d" % n for n in range(1, 101)]
+MAP_ENTRIES = int(os.environ.get("BENCH_MAP_ENTRIES", "100000"))
 TABLE_ENTRIES = int(os.environ.get("BENCH_TABLE_ENTRIES", "1000000"))
 
 
@@ -148,7 +156,7 @@ def peak_rss_wrapper(workdir):
     return wrapper, log
 
 
-def bench_version(version, haproxy, parts=("servers", "table")):
+def bench_version(version, haproxy, parts=("servers", "table", "map")):
     """Both parts against one HAProxy: ``haproxy`` is its command, ``version`` what it must report."""
     workdir = tempfile.mkdtemp(prefix="lbops-bench-")
     sock_path = os.path.join(workdir, "admin.sock")
@@ -166,6 +174,7 @@ def bench_version(version, haproxy, parts=("servers", "table")):
             continue
         body.append(line)
     cfg_path = os.path.join(workdir, "haproxy.cfg")
+    open(os.path.join(workdir, "bench.map"), "w").close()
     with open(cfg_path, "w") as handle:
         handle.write("\n".join(body) + "\n")
     pidfile = os.path.join(workdir, "haproxy.pid")
@@ -184,6 +193,8 @@ def bench_version(version, haproxy, parts=("servers", "table")):
             results.update(bench_servers(workdir, sock_path))
         if "table" in parts:
             results.update(bench_table(workdir, sock_path))
+        if "map" in parts:
+            results.update(bench_map(workdir, sock_path))
     finally:
         with open(pidfile) as handle:
             for pid in handle.read().split():
@@ -202,10 +213,10 @@ def main():
     parser = argparse.ArgumentParser(description="lbops.haproxy benchmark")
     parser.add_argument("--haproxy", action="append", required=True, metavar="VERSION=COMMAND",
                         help="an HAProxy version and its command (repeat for several versions)")
-    parser.add_argument("--part", action="append", choices=["servers", "table"],
-                        help="run only this part (repeat for both; default: both)")
+    parser.add_argument("--part", action="append", choices=["servers", "table", "map"],
+                        help="run only this part (repeat for several; default: every part)")
     args = parser.parse_args()
-    parts = args.part or ["servers", "table"]
+    parts = args.part or ["servers", "table", "map"]
     runs = []
     for spec in args.haproxy:
         version, sep, command = spec.partition("=")
@@ -380,6 +391,167 @@ def bench_table(workdir, sock_path):
     return results
 
 
+def map_entries(salt=""):
+    """The benchmark's map: MAP_ENTRIES host names, each routed to one of the 100 servers."""
+    return dict(("h%06d.example.test" % n, "srv%d%s" % (n % 100 + 1, salt if n % 100 == 0 else ""))
+                for n in range(MAP_ENTRIES))
+
+
+class RawCli(object):
+    """A plain interactive CLI connection (prompt mode), for the raw peer of the map part."""
+
+    def __init__(self, sock_path):
+        self.conn = socket.socket(socket.AF_UNIX)
+        self.conn.settimeout(120)
+        self.conn.connect(sock_path)
+        self.buffer = b""
+        self.conn.sendall(b"prompt\n")
+        self.until_prompt()
+
+    def until_prompt(self):
+        """The bytes before the next prompt ('> ' at a line start), the prompt dropped."""
+        while True:
+            if self.buffer.startswith(b"> "):
+                at = 0
+            else:
+                at = self.buffer.find(b"\n> ")
+                at = at + 1 if at >= 0 else -1
+            if at >= 0:
+                out, self.buffer = self.buffer[:at], self.buffer[at + 2:]
+                return out
+            chunk = self.conn.recv(1 << 20)
+            if not chunk:
+                raise SystemExit("the raw CLI connection closed early: %r" % self.buffer[-200:])
+            self.buffer += chunk
+
+    def send(self, data):
+        writer = threading.Thread(target=self.conn.sendall, args=(data,))
+        writer.start()
+        return writer
+
+    def close(self):
+        self.conn.sendall(b"quit\n")
+        while self.conn.recv(1 << 20):
+            pass
+        self.conn.close()
+
+
+def raw_map_exact(sock_path, path, entries):
+    """The atomic load on a raw socket: prepare, payloads of at most 14 kB, commit. Seconds."""
+    start = time.monotonic()
+    raw = RawCli(sock_path)
+    writer = raw.send(("prepare map %s\n" % path).encode())
+    writer.join()
+    answer = raw.until_prompt().decode()
+    if "New version created:" not in answer:
+        raise SystemExit("prepare map answered %r" % answer)
+    version = answer.split("New version created:")[1].split()[0]
+    chunks, current, size = [], [], 0
+    for key, value in entries.items():
+        line = "%s %s\n" % (key, value)
+        if current and size + len(line) > 14000:
+            chunks.append("".join(current))
+            current, size = [], 0
+        current.append(line)
+        size += len(line)
+    if current:
+        chunks.append("".join(current))
+    data = "".join("add map @%s %s <<\n%s\n" % (version, path, chunk) for chunk in chunks)
+    data += "commit map @%s %s\n" % (version, path)
+    writer = raw.send(data.encode())
+    answers = []
+    for _chunk in range(len(chunks) + 1):
+        answers.append(raw.until_prompt().decode())
+    writer.join()
+    raw.close()
+    elapsed = time.monotonic() - start
+    bad = [a for a in answers if a.strip("+ \n")]
+    if bad:
+        raise SystemExit("the raw load was refused: %r" % bad[0][:200])
+    return elapsed
+
+
+def raw_show_map(sock_path, path):
+    """``show map <file>`` read to its end on a plain socket: (seconds, lines)."""
+    conn = socket.socket(socket.AF_UNIX)
+    conn.settimeout(120)
+    conn.connect(sock_path)
+    start = time.monotonic()
+    conn.sendall(("show map %s\n" % path).encode())
+    chunks = []
+    while True:
+        chunk = conn.recv(1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    elapsed = time.monotonic() - start
+    conn.close()
+    return elapsed, b"".join(chunks).count(b"\n") - 1
+
+
+def map_content(sock_path, path):
+    """The map as HAProxy serves it now: {key: value}."""
+    conn = socket.socket(socket.AF_UNIX)
+    conn.settimeout(120)
+    conn.connect(sock_path)
+    conn.sendall(("show map %s\n" % path).encode())
+    chunks = []
+    while True:
+        chunk = conn.recv(1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    conn.close()
+    out = {}
+    for line in b"".join(chunks).decode().splitlines():
+        fields = line.split(" ", 2)
+        if len(fields) == 3:
+            out[fields[1]] = fields[2]
+    return out
+
+
+def bench_map(workdir, sock_path):
+    path = os.path.join(workdir, "bench.map")
+    entries, changed = map_entries(), map_entries("-v2")
+    results = {"map_entries": len(entries)}
+    results["map_raw_exact"] = raw_map_exact(sock_path, path, entries)
+    assert map_content(sock_path, path) == entries, "the raw load did not give the map"
+    raw_map_exact(sock_path, path, {"placeholder.example.test": "srv1"})
+    for name, content in (("map_v1.json", entries), ("map_v2.json", changed)):
+        with open(os.path.join(workdir, name), "w") as handle:
+            json.dump(content, handle)
+
+    def task(name):
+        return [{"name": "haproxy_map exact", "lbops.haproxy.haproxy_map": {
+            "socket": sock_path, "map": path, "state": "exact",
+            "entries": "{{ lookup('ansible.builtin.file', '%s') | from_json }}" % os.path.join(workdir, name)},
+            "register": "_map"}]
+    results["map_module_exact"] = run_timed(workdir, "map_exact", task("map_v1.json"))
+    assert map_content(sock_path, path) == entries, "haproxy_map exact did not give the map"
+    before = int(show_info(sock_path)["CumConns"])
+    results["map_noop"] = run_timed(workdir, "map_noop", task("map_v1.json"))
+    after = int(show_info(sock_path)["CumConns"])
+    results["map_noop_connections"] = after - before - 1
+    results["map_module_change_1pct"] = run_timed(workdir, "map_change", task("map_v2.json"))
+    assert map_content(sock_path, path) == changed, "haproxy_map exact did not apply the 1% change"
+    raw_times = [raw_show_map(sock_path, path) for _round in range(3)]
+    assert all(lines == len(entries) for dummy, lines in raw_times), "show map listed %r lines" % (raw_times,)
+    results["map_raw_show"] = median([seconds for seconds, dummy in raw_times])
+    return results
+
+
+def report_map(r):
+    print("-" * 72)
+    print("map: %d entries, loaded atomically (prepare, add @version, commit)" % r["map_entries"])
+    print("%-48s %10.3f s" % ("raw socket: the atomic load (no Ansible)", r["map_raw_exact"]))
+    print("%-48s %10.3f s" % ("haproxy_map exact, into an almost empty map", r["map_module_exact"]))
+    print("%-48s %10.3f s" % ("haproxy_map exact, 1% of the values changed", r["map_module_change_1pct"]))
+    print("%-48s %10.3f s" % ("haproxy_map exact, no-op repeat", r["map_noop"]))
+    print("%-48s %10d" % ("connections opened by the no-op repeat", r["map_noop_connections"]))
+    print("%-48s %10.3f s" % ("raw socket: show map read to its end (median of 3)", r["map_raw_show"]))
+    print("ratio module exact / raw atomic load          %10.1f x" % (r["map_module_exact"] / r["map_raw_exact"]))
+
+
 def max_rss(path):
     with open(path) as handle:
         values = [int(line) for line in handle.read().split() if line.isdigit()]
@@ -393,6 +565,8 @@ def report(r):
         report_servers(r)
     if "table_entries" in r:
         report_table(r)
+    if "map_entries" in r:
+        report_map(r)
     print(json.dumps(r, sort_keys=True))
     for label, ok in targets(r):
         print("target (%s): %s" % (label, "met" if ok else "NOT met"))
@@ -446,6 +620,8 @@ def targets(r):
         found.append(("streaming 1M entries costs at most 2x the raw dump", r["table_client_stream"] <= 2 * r["table_raw_dump"]))
         found.append(("the module's full clear of 1M entries under 1 s", r["table_module_clear"] < 1.0))
         found.append(("peak RSS of the module under 50 MB", peak < 50))
+    if "map_entries" in r:
+        found.append(("no-op map repeat = one read connection per socket", r["map_noop_connections"] == 1))
     return found
 
 
@@ -474,6 +650,14 @@ def summary(runs):
         ("table: clear, module's CPU (s)", lambda r: "%.2f" % r["table_module_clear_cpu"]),
         ("load average (1 min) at the clear", lambda r: "%.1f" % r["load_average"]),
         ("table: clear, raw (s)", lambda r: "%.2f" % r["table_raw_clear"]),
+        ("map: entries", lambda r: "%d" % r["map_entries"]),
+        ("map: raw atomic load (s)", lambda r: "%.2f" % r["map_raw_exact"]),
+        ("map: haproxy_map exact (s)", lambda r: "%.2f" % r["map_module_exact"]),
+        ("map: haproxy_map exact, 1% changed (s)", lambda r: "%.2f" % r["map_module_change_1pct"]),
+        ("map: no-op repeat (s)", lambda r: "%.2f" % r["map_noop"]),
+        ("map: no-op connections", lambda r: "%d" % r["map_noop_connections"]),
+        ("map: raw show map (s)", lambda r: "%.2f" % r["map_raw_show"]),
+        ("ratio haproxy_map exact / raw load", lambda r: "%.1fx" % (r["map_module_exact"] / r["map_raw_exact"])),
         ("table: peak RSS count / clear (MB)", lambda r: "%s/%s" % (r["table_count_stream_peak_rss_mb"],
                                                                     r["table_clear_peak_rss_mb"])),
     ]
