@@ -32,6 +32,8 @@ options:
     description:
       - The certificate in PEM, the leaf first; intermediate certificates may follow it (the chain).
       - Without O(private_key), HAProxy keeps the private key it has (a renewal with the same key).
+      - Kept out of logs like the key (C(no_log)): a private key pasted here by mistake is refused, and must not
+        reach the module's invocation that Ansible logs.
     type: str
   private_key:
     description:
@@ -192,7 +194,7 @@ from ansible_collections.lbops.haproxy.plugins.module_utils._transport import MA
 
 ARGUMENT_SPEC = dict(
     path=dict(type="str", required=True),
-    certificate=dict(type="str"),
+    certificate=dict(type="str", no_log=True),
     private_key=dict(type="str", no_log=True),
     pem=dict(type="str", no_log=True),
     persist=dict(type="bool", default=False),
