@@ -210,6 +210,9 @@ def main():
     if sys.argv[1:2] == ["--module-clear"]:
         _module_clear_main(sys.argv[2])
         return
+    if sys.argv[1:2] == ["--module-map"]:
+        _module_map_main(*sys.argv[2:5])
+        return
     parser = argparse.ArgumentParser(description="lbops.haproxy benchmark")
     parser.add_argument("--haproxy", action="append", required=True, metavar="VERSION=COMMAND",
                         help="an HAProxy version and its command (repeat for several versions)")
@@ -534,10 +537,47 @@ def bench_map(workdir, sock_path):
     results["map_noop_connections"] = after - before - 1
     results["map_module_change_1pct"] = run_timed(workdir, "map_change", task("map_v2.json"))
     assert map_content(sock_path, path) == changed, "haproxy_map exact did not apply the 1% change"
+    # The module's own work (argument checks, read, plan, writes, re-read), without Ansible's
+    # templating and transfer of 100,000 entries: the 1% back, then a no-op.
+    v1 = os.path.join(workdir, "map_v1.json")
+    seconds, cpu, did = module_map(sock_path, path, v1)
+    assert did and map_content(sock_path, path) == entries, "the runner's exact did not change the map back"
+    results["map_runner_change_1pct"], results["map_runner_change_1pct_cpu"] = seconds, cpu
+    seconds, cpu, did = module_map(sock_path, path, v1)
+    assert not did, "the runner's repeat reported a change"
+    results["map_runner_noop"] = seconds
+    raw_map_exact(sock_path, path, {"placeholder.example.test": "srv1"})
+    seconds, cpu, did = module_map(sock_path, path, v1)
+    assert did and map_content(sock_path, path) == entries, "the runner's exact did not load the map"
+    results["map_runner_exact"], results["map_runner_exact_cpu"] = seconds, cpu
     raw_times = [raw_show_map(sock_path, path) for _round in range(3)]
     assert all(lines == len(entries) for dummy, lines in raw_times), "show map listed %r lines" % (raw_times,)
     results["map_raw_show"] = median([seconds for seconds, dummy in raw_times])
     return results
+
+
+def module_map(sock_path, path, entries_file):
+    """haproxy_map exact's own work in a fresh Python (``--module-map``): (seconds, CPU seconds, changed)."""
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--module-map", sock_path, path, entries_file],
+                         capture_output=True, text=True, check=True).stdout
+    seconds, cpu, changed = out.split()
+    return float(seconds), float(cpu), changed == "True"
+
+
+def _module_map_main(sock_path, path, entries_file):
+    """What haproxy_map state=exact does once Ansible handed it its parameters, timed in this process."""
+    from ansible_collections.lbops.haproxy.plugins.modules import haproxy_map  # noqa: PLC0415
+    with open(entries_file) as handle:
+        entries = json.load(handle)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.monotonic()
+    request = build_request(haproxy_map.DEFINITION, haproxy_map.ARGUMENT_SPEC,
+                            {"map": path, "entries": entries, "socket": [sock_path], "state": "exact"})
+    result = Runner(haproxy_map.DEFINITION, request).run(RuntimeClient(sock_path, 120))
+    elapsed = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
+    print("%.4f %.4f %s" % (elapsed, cpu, bool(result.get("changed"))))
 
 
 def report_map(r):
@@ -549,7 +589,14 @@ def report_map(r):
     print("%-48s %10.3f s" % ("haproxy_map exact, no-op repeat", r["map_noop"]))
     print("%-48s %10d" % ("connections opened by the no-op repeat", r["map_noop_connections"]))
     print("%-48s %10.3f s" % ("raw socket: show map read to its end (median of 3)", r["map_raw_show"]))
-    print("ratio module exact / raw atomic load          %10.1f x" % (r["map_module_exact"] / r["map_raw_exact"]))
+    print("%-48s %10.3f s  (CPU %.3f s)" % ("module's work (runner, in-process): the load", r["map_runner_exact"],
+                                            r["map_runner_exact_cpu"]))
+    print("%-48s %10.3f s  (CPU %.3f s)" % ("module's work: 1% of the values changed", r["map_runner_change_1pct"],
+                                            r["map_runner_change_1pct_cpu"]))
+    print("%-48s %10.3f s" % ("module's work: no-op (read and compare)", r["map_runner_noop"]))
+    print("ratio task exact / raw atomic load            %10.1f x" % (r["map_module_exact"] / r["map_raw_exact"]))
+    print("ratio module's work / raw atomic load         %10.1f x" % (r["map_runner_exact"] / r["map_raw_exact"]))
+    print("ratio module's no-op / raw show map           %10.1f x" % (r["map_runner_noop"] / r["map_raw_show"]))
 
 
 def max_rss(path):
@@ -657,7 +704,11 @@ def summary(runs):
         ("map: no-op repeat (s)", lambda r: "%.2f" % r["map_noop"]),
         ("map: no-op connections", lambda r: "%d" % r["map_noop_connections"]),
         ("map: raw show map (s)", lambda r: "%.2f" % r["map_raw_show"]),
-        ("ratio haproxy_map exact / raw load", lambda r: "%.1fx" % (r["map_module_exact"] / r["map_raw_exact"])),
+        ("map: module's work, load (s)", lambda r: "%.2f" % r["map_runner_exact"]),
+        ("map: module's work, 1% changed (s)", lambda r: "%.2f" % r["map_runner_change_1pct"]),
+        ("map: module's work, no-op (s)", lambda r: "%.2f" % r["map_runner_noop"]),
+        ("ratio task exact / raw load", lambda r: "%.1fx" % (r["map_module_exact"] / r["map_raw_exact"])),
+        ("ratio module's work / raw load", lambda r: "%.1fx" % (r["map_runner_exact"] / r["map_raw_exact"])),
         ("table: peak RSS count / clear (MB)", lambda r: "%s/%s" % (r["table_count_stream_peak_rss_mb"],
                                                                     r["table_clear_peak_rss_mb"])),
     ]
