@@ -107,7 +107,7 @@ class Outcome(object):
     """
 
     def __init__(self, command, severity, text, error, busy=False, noop=False):
-        self.command = command
+        self.command = str(command)  # the command line alone, never a payload
         # A refusal that comes after HAProxy changed something (see _SET_TABLE_LATE_REFUSALS).
         self.partial_effect = (error is not None and command.startswith("set table ")
                                and any(marker in (text or "") for marker in _SET_TABLE_LATE_REFUSALS))
@@ -228,12 +228,12 @@ class RuntimeClient(object):
             raise ProtocolError("HAProxy answered %d of %d commands" % (answered, len(queue)), str(self.target))
         return values
 
-    def write(self, commands, payloads=None):
+    def write(self, commands):
         """Run write commands over one connection; one :class:`Outcome` each.
 
-        ``payloads`` (``{command: text}``) go after their commands (a command
-        ending with `` <<``, see ``encode_commands``); they never appear in an
-        outcome or an error.
+        A :class:`~._transport.Payload` command's payload goes after it (see
+        ``encode_commands``); it never appears in an outcome or an error (they
+        hold the plain command line).
 
         When the exchange breaks after the batch started to go out, the error
         says so: ``changed`` is set (the commands may have taken effect) and
@@ -244,7 +244,7 @@ class RuntimeClient(object):
         self.written = True
         session = self._session()
         try:
-            replies = session.run(commands, payloads=payloads) if payloads else session.run(commands)
+            replies = session.run(commands)
             for command, reply in zip(commands, replies):
                 outcomes.append(interpret(command, reply, str(self.target)))
         except HAProxyError as exc:
@@ -253,13 +253,13 @@ class RuntimeClient(object):
             if not exc.before_sending:
                 unanswered = commands[len(outcomes):]
                 exc.changed = True
-                exc.commands = [outcome.command for outcome in outcomes if outcome.ok] + unanswered
+                exc.commands = [outcome.command for outcome in outcomes if outcome.ok] + [str(command) for command in unanswered]
                 exc.message += " (%d of %d write commands were answered; the others may have taken effect)" % (
                     len(outcomes), len(commands))
             raise
         if len(outcomes) != len(commands):
             raise ProtocolError("HAProxy answered %d of %d commands" % (len(outcomes), len(commands)), str(self.target),
-                                changed=True, commands=commands[len(outcomes):])
+                                changed=True, commands=[str(command) for command in commands[len(outcomes):]])
         return outcomes
 
     def wait_then_read(self, wait_command, seconds, requests):

@@ -82,15 +82,15 @@ class Plan(object):
     session holds the entry are not errors (the follow-up retries them).
     ``check_reads``: reads that only check mode makes (then plans again), where
     a real run can act without them and learns the outcome from its re-read
-    (a big table's full clear). ``payloads``: ``{command: text}`` for the
-    commands that carry a payload (``set ssl cert <file> <<``); the text goes
-    to HAProxy and nowhere else (not in results, messages or the diff).
+    (a big table's full clear). A command that carries a payload (``set ssl
+    cert <file> <<``, ``add map @<ver> <map> <<``) is a
+    :class:`~._transport.Payload`: its text goes to HAProxy and nowhere else
+    (not in results, messages or the diff).
     """
 
     def __init__(self, commands=(), difference=None, result=None, level="admin", follow_up=False,
-                 more_reads=None, data=None, tolerate_busy=False, check_reads=None, payloads=None):
+                 more_reads=None, data=None, tolerate_busy=False, check_reads=None):
         self.commands = list(commands)
-        self.payloads = dict(payloads or {})
         self.tolerate_busy = tolerate_busy
         self.difference = difference
         self.result = dict(result or {})
@@ -137,7 +137,7 @@ class Step(object):
     def read(self, reads):
         return self.client.read_named(reads)
 
-    def write(self, commands, tolerate_busy=False, payloads=None):
+    def write(self, commands, tolerate_busy=False):
         """Send ``commands`` (one connection); return their outcomes.
 
         Every refusal of the batch is reported in one error (the type of the
@@ -145,13 +145,13 @@ class Step(object):
         quotes HAProxy and says what this target already took. With
         ``tolerate_busy``, commands refused because a live session holds the
         entry come back as outcomes (``busy``) instead of an error.
-        ``payloads``: see :class:`Plan`.
+        Payload commands: see :class:`Plan`.
         """
         if not commands:
             return []
         self.written = True
         try:
-            outcomes = self.client.write(commands, payloads=payloads) if payloads else self.client.write(commands)
+            outcomes = self.client.write(commands)
         except HAProxyError as exc:
             exc.commands = self.sent + exc.commands
             exc.changed = exc.changed or self.changed
@@ -295,7 +295,7 @@ class Runner(object):
             return self._predicted(plan)
         try:
             if plan.commands:
-                step.write(plan.commands, tolerate_busy=plan.tolerate_busy, payloads=plan.payloads)
+                step.write(plan.commands, tolerate_busy=plan.tolerate_busy)
             definition.follow_up(step, request, plan)
             reread = definition.reread(request, plan)
             after_state = client.read_named(reread) if reread else {}

@@ -26,12 +26,15 @@ line of ``;``-chained commands, 3.2 prints it once per line (before the first
 reply only), so chained commands would leave 3.2's replies without a prompt to
 frame them.
 
-A command may carry a payload (``set ssl cert <file> <<``, then the lines of
-the payload, then an empty line): :func:`encode_commands` takes the payloads
-apart from the commands (``{command: text}``), so that commands, which appear
-in results and messages, never hold the payload (a private key). HAProxy 2.6
-and 3.0 answer each line of a payload with a ``+ `` prompt, on the line where
-the command's reply starts; 3.2 prints none. The reader takes those away.
+A command may carry a payload (``set ssl cert <file> <<``, ``add map @<ver>
+<map> <<``, then the lines of the payload, then an empty line): such a command
+is a :class:`Payload`, a ``str`` that IS the command line and carries the
+payload apart (``.text``), so that commands, which appear in results and
+messages, never hold the payload (a private key), and one batch may hold the
+same payload command any number of times (the chunks of a big map). HAProxy
+2.6 and 3.0 answer each line of a payload with a ``+ `` prompt, on the line
+where the command's reply starts; 3.2 prints none. The reader takes those
+away.
 """
 
 import errno
@@ -157,6 +160,33 @@ def clip(text, limit=MAX_MESSAGE_CHARS):
     return "%s... (%d more characters)" % (text[:limit], len(text) - limit)
 
 
+class Payload(str):
+    """A command line (ending with `` <<``) and the payload sent after it (``.text``).
+
+    It compares, hashes and prints as the command line alone: results, messages
+    and logs show the command, never ``.text``. ``str(payload)`` is the plain
+    command line.
+    """
+
+    __slots__ = ("text",)
+
+    def __new__(cls, command, text):
+        value = str.__new__(cls, command)
+        value.text = text
+        return value
+
+    def __repr__(self):
+        return "Payload(%s, <%d characters>)" % (str.__repr__(self), len(self.text or ""))
+
+    def __reduce__(self):
+        return (Payload, (str(self), self.text))
+
+
+def payload_of(command):
+    """The payload text of ``command`` (a :class:`Payload`), or None for a plain command."""
+    return command.text if isinstance(command, Payload) else None
+
+
 class Feedback(object):
     """A reply that is a message rather than data (``[N]: text``)."""
 
@@ -200,13 +230,29 @@ def payload_lines(text):
     return text.rstrip("\n").count("\n") + 2
 
 
-def encode_commands(commands, opening=True, closing=True, payloads=None):
+def encode_commands(commands, opening=True, closing=True):
     """The bytes of a batch; a command too long for HAProxy's line buffer is refused.
 
     ``opening`` starts the interactive mode, ``closing`` ends the batch with ``quit``.
-    ``payloads`` maps a command (ending with `` <<``) to the text sent after it.
+    A :class:`Payload` command is followed by its payload's lines and the empty line
+    that ends it; a plain command ending with `` <<`` is refused (no payload).
     """
-    payloads = payloads or {}
+    return b"".join(encode_segments(commands, opening, closing))
+
+
+def encode_segments(commands, opening=True, closing=True):
+    """The bytes of a batch in segments, each holding at most one payload command.
+
+    A segment starts at every payload command after the first one.
+    :class:`Session` sends a segment once HAProxy answered the payload command
+    of the one before: HAProxy 3.2.26 closes the connection when more than
+    about 64 kB of pipelined payload commands wait in its input (measured: a
+    100,000-entry map in 2 kB to 7 kB chunks failed after 64 kB every time),
+    2.6 and 3.0 take them all at once. A batch with one payload, or none, is
+    one segment, sent as a whole.
+    """
+    segments = []
+    holds_payload = False
     lines = [b"prompt\nset severity-output number\n"] if opening else []
     for command in commands:
         try:
@@ -222,14 +268,21 @@ def encode_commands(commands, opening=True, closing=True, payloads=None):
         if b"\x00" in data:
             # HAProxy reads a command as a C string: it would act on the part before the NUL.
             raise InvalidInput("a command contains a NUL character: %r; nothing was sent" % clip(command, 120))
-        lines.append(data + b"\n")
-        if command in payloads:
-            lines.append(_encode_payload(command, data, payloads[command]))
+        if isinstance(command, Payload):
+            if holds_payload:
+                segments.append(b"".join(lines))
+                lines = []
+            holds_payload = True
+            lines.append(data + b"\n")
+            lines.append(_encode_payload(command, data, command.text))
         elif data.endswith(PAYLOAD_MARK.encode()):
             raise InvalidInput("the command '%s' announces a payload but has none; nothing was sent" % clip(command, 120))
+        else:
+            lines.append(data + b"\n")
     if closing:
         lines.append(b"quit\n")
-    return b"".join(lines)
+    segments.append(b"".join(lines))
+    return segments
 
 
 class Session(object):
@@ -246,8 +299,8 @@ class Session(object):
     the same connection, within the same deadline, and so on until it returns
     none.
 
-    ``payloads`` (``{command: text}``) are sent after their commands (see
-    :func:`encode_commands`); the ``+ `` prompts they draw are not part of the
+    A :class:`Payload` command's payload is sent after it (see
+    :func:`encode_commands`); the ``+ `` prompts it draws are not part of the
     replies.
     """
 
@@ -257,25 +310,27 @@ class Session(object):
         self.extra_time = extra_time
         self.clock = clock
 
-    def run(self, commands, follow=None, payloads=None):
+    def run(self, commands, follow=None):
         commands = list(commands)
         if not commands:
             return
-        payloads = payloads or {}
-        payload = encode_commands(commands, closing=follow is None, payloads=payloads)
+        segments = encode_segments(commands, closing=follow is None)
         budget = self.timeout + self.extra_time
         deadline = self.clock() + budget
         sock = self.target.connect(budget)
         try:
-            reader = _Reader(sock, payload, deadline, budget, str(self.target), self.clock)
+            reader = _Reader(sock, segments.pop(0), deadline, budget, str(self.target), self.clock)
             # 'prompt' answers an empty line; 'set severity-output' the prompt and an empty line.
             reader.expect(b"", "prompt")
             reader.expect(_PROMPT_BYTES, "set severity-output")
             while commands:
                 for command in commands:
                     first = reader.prompted_line(command)
-                    if command in payloads:
-                        first = _strip_payload_prompts(first, payload_lines(payloads[command]))
+                    if isinstance(command, Payload):
+                        first = _strip_payload_prompts(first, payload_lines(command.text))
+                        if segments:
+                            # HAProxy has read this payload: the next segment may go.
+                            reader.out += segments.pop(0)
                     match = _SEVERITY.match(first)
                     if match:
                         yield Feedback(int(match.group(1)), reader.message([match.group(2)], command))
@@ -292,7 +347,9 @@ class Session(object):
                     break
                 commands = list(follow() or [])
                 if commands:
-                    reader.out += encode_commands(commands, opening=False, closing=False)
+                    more = encode_segments(commands, opening=False, closing=False)
+                    reader.out += more.pop(0)
+                    segments.extend(more)
         finally:
             sock.close()
 

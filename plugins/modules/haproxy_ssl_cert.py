@@ -190,7 +190,7 @@ from ansible_collections.lbops.haproxy.plugins.module_utils._errors import (  # 
     StateError,
 )
 from ansible_collections.lbops.haproxy.plugins.module_utils._runner import Definition, Plan, Read, run_module  # noqa: E402
-from ansible_collections.lbops.haproxy.plugins.module_utils._transport import MAX_PAYLOAD_BYTES, clip  # noqa: E402
+from ansible_collections.lbops.haproxy.plugins.module_utils._transport import MAX_PAYLOAD_BYTES, Payload, clip  # noqa: E402
 
 ARGUMENT_SPEC = dict(
     path=dict(type="str", required=True),
@@ -285,8 +285,8 @@ class SslCert(Definition):
         result = {"path": request.path, "before": before, "after": after, "commands": list(commands),
                   "changed": bool(commands)}
         # The commit goes out once the set is known to have taken (follow_up): the runner sends the set.
-        return Plan(commands[:1], Difference.whole(before, after), result, level="admin",
-                    payloads={request.set_command: request.payload} if commands else None)
+        return Plan([Payload(request.set_command, request.payload)] if commands else [], Difference.whole(before, after),
+                    result, level="admin")
 
     def follow_up(self, step, request, plan):
         # HAProxy 2.6 answers a set on one file while a transaction is open on another with

@@ -135,8 +135,6 @@ class FakeHAProxy(object):
         # added here, so that this file stays the shared core. An extension records its writes itself
         # (haproxy.write_attempt).
         self.extensions = []
-        # The payloads ({command: text}) of the connection being answered (set ssl cert <file> <<).
-        self.payloads = {}
 
     @property
     def major_minor(self):
@@ -439,9 +437,8 @@ class _FakeSession(object):
     def __init__(self, haproxy):
         self.haproxy = haproxy
 
-    def run(self, commands, follow=None, payloads=None):
-        encode_commands(commands, payloads=payloads)  # what the real session refuses before connecting
-        self.haproxy.payloads = dict(payloads or {})
+    def run(self, commands, follow=None):
+        encode_commands(commands)  # what the real session refuses before connecting
         return self.haproxy.run(commands, follow)
 
 

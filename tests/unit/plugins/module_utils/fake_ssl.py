@@ -3,8 +3,8 @@
 
 """The certificate commands of the fake HAProxy (an extension of fake_haproxy.FakeHAProxy).
 
-``show ssl cert [<file>|*<file>]``, ``set ssl cert <file> <<`` (its payload from
-``haproxy.payloads``), ``commit ssl cert <file>`` and ``abort ssl cert <file>``,
+``show ssl cert [<file>|*<file>]``, ``set ssl cert <file> <<`` (its payload: the
+command's ``.text``, a ``Payload``), ``commit ssl cert <file>`` and ``abort ssl cert <file>``,
 answered as HAProxy 2.6, 3.0 and 3.2 answer them (captured in
 fixtures/ssl/replies/<version>.json): one transaction for the whole process, a
 key that does not match its certificate refused at the commit, not at the set; 2.6's
@@ -24,7 +24,7 @@ import os
 import re
 
 from ansible_collections.lbops.haproxy.plugins.module_utils._errors import ConnectError
-from ansible_collections.lbops.haproxy.plugins.module_utils._transport import Feedback
+from ansible_collections.lbops.haproxy.plugins.module_utils._transport import Feedback, payload_of
 from ansible_collections.lbops.haproxy.tests.unit.plugins.module_utils.fake_haproxy import FakeHAProxy
 
 SSL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "ssl")
@@ -170,8 +170,8 @@ class SslStore(object):
         return self.detail(path, self.files[path], "Used")
 
     def set(self, command, path):
-        payload = self.haproxy.payloads.get(command)
-        self.received.append((command, payload))
+        payload = payload_of(command)
+        self.received.append((str(command), payload))
         if self.transaction is not None and self.transaction[0] != path and self.haproxy.major_minor < (3, 0):
             # 2.6: the payload goes into the open transaction of the other file
             other = self.transaction[0]

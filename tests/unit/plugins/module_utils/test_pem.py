@@ -12,6 +12,7 @@ from ansible_collections.lbops.haproxy.plugins.module_utils import _pem as pem
 from ansible_collections.lbops.haproxy.plugins.module_utils._errors import InvalidInput
 from ansible_collections.lbops.haproxy.plugins.module_utils._transport import (
     MAX_PAYLOAD_BYTES,
+    Payload,
     _strip_payload_prompts,
     encode_commands,
     payload_lines,
@@ -169,27 +170,38 @@ def test_show_ssl_cert_detail_keeps_the_leaf():
 
 
 def test_encode_a_payload():
-    data = encode_commands(["set ssl cert /a.pem <<", "commit ssl cert /a.pem"], payloads={"set ssl cert /a.pem <<": "L1\nL2\n"})
+    data = encode_commands([Payload("set ssl cert /a.pem <<", "L1\nL2\n"), "commit ssl cert /a.pem"])
     assert data == (b"prompt\nset severity-output number\nset ssl cert /a.pem <<\nL1\nL2\n\n"
                     b"commit ssl cert /a.pem\nquit\n")
 
 
-@pytest.mark.parametrize("commands, payloads, message", [
-    (["set ssl cert /a <<"], {}, "announces a payload but has none"),
-    (["set ssl cert /a"], {"set ssl cert /a": "x"}, "must end with '<<'"),
-    (["set ssl cert /a <<"], {"set ssl cert /a <<": "L1\n\nL2"}, "contains an empty line"),
-    (["set ssl cert /a <<"], {"set ssl cert /a <<": "\n"}, "is empty"),
-    (["set ssl cert /a <<"], {"set ssl cert /a <<": "L1\r\nL2"}, "carriage return"),
-    (["set ssl cert /a <<"], {"set ssl cert /a <<": "L\x00"}, "NUL"),
-    (["set ssl cert /a <<"], {"set ssl cert /a <<": "x" * MAX_PAYLOAD_BYTES}, "more than HAProxy reads in one command"),
+@pytest.mark.parametrize("command, text, message", [
+    ("set ssl cert /a <<", None, "announces a payload but has none"),
+    ("set ssl cert /a", "x", "must end with '<<'"),
+    ("set ssl cert /a <<", "L1\n\nL2", "contains an empty line"),
+    ("set ssl cert /a <<", "\n", "is empty"),
+    ("set ssl cert /a <<", "L1\r\nL2", "carriage return"),
+    ("set ssl cert /a <<", "L\x00", "NUL"),
+    ("set ssl cert /a <<", "x" * MAX_PAYLOAD_BYTES, "more than HAProxy reads in one command"),
 ])
-def test_payload_refusals_never_quote_the_payload(commands, payloads, message):
+def test_payload_refusals_never_quote_the_payload(command, text, message):
     with pytest.raises(InvalidInput) as caught:
-        encode_commands(commands, payloads=payloads)
+        encode_commands([command if text is None else Payload(command, text)])
     assert message in str(caught.value)
     assert str(caught.value).endswith("nothing was sent")
-    for text in payloads.values():
-        assert text.strip() not in str(caught.value) or not text.strip()
+    if text and text.strip():
+        assert text.strip() not in str(caught.value)
+
+
+def test_repeated_payload_commands_each_send_their_own_payload():
+    """The same command line twice in a batch, each with its own payload (the chunks of a big map)."""
+    first, second = Payload("add map @5 #0 <<", "a 1\nb 2\n"), Payload("add map @5 #0 <<", "c 3\n")
+    data = encode_commands([first, second, "commit map @5 #0"])
+    assert data == (b"prompt\nset severity-output number\nadd map @5 #0 <<\na 1\nb 2\n\n"
+                    b"add map @5 #0 <<\nc 3\n\ncommit map @5 #0\nquit\n")
+    assert first == second == "add map @5 #0 <<"  # equal as command lines, each with its text
+    assert (first.text, second.text) == ("a 1\nb 2\n", "c 3\n")
+    assert "a 1" not in repr(first) and str(first) == "add map @5 #0 <<" and type(str(first)) is str
 
 
 def test_payload_prompts():

@@ -20,7 +20,7 @@ import pytest
 
 from ansible_collections.lbops.haproxy.plugins.module_utils import _pem as pem
 from ansible_collections.lbops.haproxy.plugins.module_utils._client import RuntimeClient, interpret
-from ansible_collections.lbops.haproxy.plugins.module_utils._transport import Feedback, Session, Target
+from ansible_collections.lbops.haproxy.plugins.module_utils._transport import Feedback, Payload, Session, Target
 
 SSL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "ssl")
 VERSIONS = ("2.6", "3.0", "3.2")
@@ -77,9 +77,10 @@ def replay(tmp_path, version, scenario):
     data = capture(version)["scenarios"][scenario]
     path = str(tmp_path / "s.sock")
     server = Replay(path, data["reply"])
-    payloads = dict((command, payload_text(spec)) for command, spec in data["payloads"].items())
+    commands = [Payload(command, payload_text(data["payloads"][command])) if command in data["payloads"] else command
+                for command in data["commands"]]
     replies = []
-    for reply in Session(Target(path), 5.0).run(data["commands"], payloads=payloads):
+    for reply in Session(Target(path), 5.0).run(commands):
         replies.append(reply if isinstance(reply, Feedback) else list(reply))
     server.thread.join(5)
     return replies, server.received, data
@@ -177,11 +178,11 @@ def test_client_write_with_a_payload(tmp_path):
     path = str(tmp_path / "t.sock")
     server = Replay(path, data["reply"])
     client = RuntimeClient(path)
-    payloads = {data["commands"][0]: bundle("a").pem()}
-    outcomes = client.write(data["commands"], payloads=payloads)
+    outcomes = client.write([Payload(data["commands"][0], bundle("a").pem())] + data["commands"][1:])
     server.thread.join(5)
     assert server.received.decode() == data["sent"]
     assert [outcome.command for outcome in outcomes] == data["commands"]
+    assert all(type(outcome.command) is str for outcome in outcomes)  # the plain command line, no payload
     assert all(outcome.ok for outcome in outcomes)
     assert outcomes[1].text.endswith("Success!")
     assert "PRIVATE KEY" not in repr(outcomes)

@@ -265,3 +265,87 @@ def test_a_message_that_neither_ends_nor_meets_a_prompt_is_cut_short(sock_path):
     with pytest.raises(ProtocolError) as err:
         collect(t.Session(t.Target(sock_path), 1), ["del server be/y"])
     assert "closed in the middle of the answer to 'del server be/y'" in str(err.value)
+
+
+class PayloadCli(object):
+    """A CLI that reads as HAProxy does: a command line, its payload up to the empty line, answers, next.
+
+    With ``plus`` it draws a ``+ `` prompt per payload line (2.6, 3.0). It records how many
+    bytes of input had arrived beyond the payload it was answering (``ahead``): the transport
+    must not pipeline a payload command behind another (3.2 closes past ~64 kB).
+    """
+
+    def __init__(self, path, plus):
+        self.plus = plus
+        self.payloads = []
+        self.ahead = []
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(path)
+        self.server.listen(1)
+        self.thread = threading.Thread(target=self.serve)
+        self.thread.daemon = True
+        self.thread.start()
+
+    def serve(self):
+        conn, dummy = self.server.accept()
+        conn.settimeout(5)
+        buf = b""
+
+        def line():
+            nonlocal buf
+            while b"\n" not in buf:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return None
+                buf += chunk
+            first, buf = buf.split(b"\n", 1)
+            return first
+
+        try:
+            while True:
+                command = line()
+                if command is None or command == b"quit":
+                    break
+                if command == b"prompt":
+                    conn.sendall(b"\n")
+                    continue
+                if command.endswith(b" <<"):
+                    body = []
+                    while True:
+                        item = line()
+                        if not item:
+                            break
+                        body.append(item)
+                    self.payloads.append((command, body))
+                    self.ahead.append(len(buf))
+                    conn.sendall(b"> " + (b"+ " * (len(body) + 1) if self.plus else b"") + b"\n")
+                else:
+                    conn.sendall(b"> \n")
+        finally:
+            conn.close()
+            self.server.close()
+
+
+@pytest.mark.parametrize("plus", (True, False), ids=("2.6-prompts", "3.2-no-prompts"))
+def test_repeated_payload_commands_over_one_connection(sock_path, plus):
+    """Many identical payload commands (the chunks of a map), each its own payload, one after the other."""
+    cli = PayloadCli(sock_path, plus)
+    chunks = ["".join("key%05d value%05d\n" % (index, index) for index in range(start, start + 500))
+              for start in range(0, 5000, 500)]
+    commands = [t.Payload("add map @3 #0 <<", chunk) for chunk in chunks] + ["commit map @3 #0"]
+    out = collect(t.Session(t.Target(sock_path), 5.0), commands)
+    cli.thread.join(5)
+    assert out == [[]] * len(commands)  # every '+ ' prompt is taken away: each reply is HAProxy's empty success
+    assert [command for command, dummy in cli.payloads] == [b"add map @3 #0 <<"] * len(chunks)
+    assert [b"\n".join(body).decode() + "\n" for dummy, body in cli.payloads] == chunks
+    # The next payload command is sent only once the previous one is answered: when HAProxy
+    # reads a payload, nothing of the next payload command is waiting behind it.
+    assert cli.ahead[:-1] == [0] * (len(chunks) - 1)
+
+
+def test_segments_hold_one_payload_each():
+    one, two = t.Payload("add map @1 m <<", "a 1\n"), t.Payload("add map @1 m <<", "b 2\n")
+    assert t.encode_segments(["show map", one, "show map m", two, "commit map @1 m"]) == [
+        b"prompt\nset severity-output number\nshow map\nadd map @1 m <<\na 1\n\nshow map m\n",
+        b"add map @1 m <<\nb 2\n\ncommit map @1 m\nquit\n"]
+    assert t.encode_segments(["show map"]) == [b"prompt\nset severity-output number\nshow map\nquit\n"]
