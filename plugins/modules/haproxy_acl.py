@@ -12,7 +12,7 @@ description:
     reload keeps it.
   - V(present) and V(absent) send one-line commands (C(add acl), C(del acl)) in one batch. V(exact) replaces the
     whole pattern list atomically (C(prepare acl), one C(add acl @<ver>) per pattern in one batch, then
-    C(commit acl @<ver>)): requests see the old list, then the new one, never a half-filled one. HAProxy 2.6 to 3.2
+    C(commit acl @<ver>)); requests see the old list, then the new one, never a half-filled one. HAProxy 2.6 to 3.2
     take no payload for C(add acl), so V(exact) sends one command per pattern.
   - Idempotent. The patterns are read with C(show acl) (streamed, one connection per target); only what differs is
     written, and a run with nothing to change opens one connection per target.

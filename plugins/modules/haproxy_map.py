@@ -12,7 +12,7 @@ description:
     reload keeps it.
   - V(present) and V(absent) send one-line commands (C(set map), C(add map), C(del map)) in one batch.
     V(exact) replaces the whole map atomically (C(prepare map), the entries into the new version as payloads of
-    C(add map @<ver>), then C(commit map @<ver>)): requests see the old map, then the new one, never a half-filled one.
+    C(add map @<ver>), then C(commit map @<ver>)); requests see the old map, then the new one, never a half-filled one.
   - Idempotent. The map is read with C(show map) (streamed, one connection per target); only what differs is
     written, and a run with nothing to change opens one connection per target.
   - A map that HAProxy did not load (not listed by C(show map)) is refused before anything is written.

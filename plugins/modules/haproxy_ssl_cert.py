@@ -32,7 +32,7 @@ options:
     description:
       - The certificate in PEM, the leaf first; intermediate certificates may follow it (the chain).
       - Without O(private_key), HAProxy keeps the private key it has (a renewal with the same key).
-      - Kept out of logs like the key (C(no_log)): a private key pasted here by mistake is refused, and must not
+      - Kept out of logs like the key (C(no_log)), since a private key pasted here by mistake is refused and must not
         reach the module's invocation that Ansible logs.
     type: str
   private_key:

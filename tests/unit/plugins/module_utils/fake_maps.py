@@ -16,7 +16,7 @@ a payload.
 import re
 from collections import OrderedDict
 
-from ansible_collections.lbops.haproxy.plugins.module_utils._errors import ConnectError
+from ansible_collections.lbops.haproxy.plugins.module_utils._errors import ConnectError, ProtocolError
 from ansible_collections.lbops.haproxy.plugins.module_utils._transport import Feedback, payload_of
 from ansible_collections.lbops.haproxy.tests.unit.plugins.module_utils.fake_haproxy import FakeHAProxy, cli_words
 
@@ -56,7 +56,7 @@ class PatternStore(object):
 
     def add(self, path, kind, entries=()):
         ref = Ref(len(self.refs), path, kind,
-                  [(key, value) for key, value in entries] if kind == "map" else [(item, None) for item in entries])
+                  list(entries) if kind == "map" else [(item, None) for item in entries])
         self.refs.append(ref)
         return ref
 
@@ -142,7 +142,7 @@ class PatternStore(object):
             return iter([])
         if verb == "set":
             found = False
-            for index, (key, dummy) in enumerate(items):
+            for index, (key, _dummy) in enumerate(items):
                 if key == rest[0]:
                     items[index] = (key, rest[1])
                     found = True
@@ -157,7 +157,6 @@ class PatternStore(object):
 
     @staticmethod
     def cut(lines):
-        from ansible_collections.lbops.haproxy.plugins.module_utils._errors import ProtocolError
         yield from lines[:len(lines) // 2]
         raise ProtocolError("the connection closed in the middle of the answer to 'show map'")
 

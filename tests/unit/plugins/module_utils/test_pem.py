@@ -201,7 +201,7 @@ def test_repeated_payload_commands_each_send_their_own_payload():
                     b"add map @5 #0 <<\nc 3\n\ncommit map @5 #0\nquit\n")
     assert first == second == "add map @5 #0 <<"  # equal as command lines, each with its text
     assert (first.text, second.text) == ("a 1\nb 2\n", "c 3\n")
-    assert "a 1" not in repr(first) and str(first) == "add map @5 #0 <<" and type(str(first)) is str
+    assert "a 1" not in repr(first) and str(first) == "add map @5 #0 <<" and str(first).__class__ is str
 
 
 def test_payload_prompts():

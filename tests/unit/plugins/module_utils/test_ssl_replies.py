@@ -182,7 +182,7 @@ def test_client_write_with_a_payload(tmp_path):
     server.thread.join(5)
     assert server.received.decode() == data["sent"]
     assert [outcome.command for outcome in outcomes] == data["commands"]
-    assert all(type(outcome.command) is str for outcome in outcomes)  # the plain command line, no payload
+    assert all(outcome.command.__class__ is str for outcome in outcomes)  # the plain command line, no payload
     assert all(outcome.ok for outcome in outcomes)
     assert outcomes[1].text.endswith("Success!")
     assert "PRIVATE KEY" not in repr(outcomes)

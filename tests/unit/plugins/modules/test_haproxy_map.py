@@ -104,8 +104,8 @@ def test_absent_with_a_list_of_keys_removes_every_duplicate(capsys):
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_exact_prepares_fills_then_commits(capsys, version):
-    fake = FAKES.reset(lb1=maps_lab(version=version, hosts=[("a.example", "be_a"), ("a.example", "dup"),
-                                                              ("old.example", "be_old")]))["/lb1.sock"]
+    hosts = [("a.example", "be_a"), ("a.example", "dup"), ("old.example", "be_old")]
+    fake = FAKES.reset(lb1=maps_lab(version=version, hosts=hosts))["/lb1.sock"]
     wanted = args({"a.example": "be_a", "n.example": "be n"}, state="exact")
     checked = run(capsys, wanted, check_mode=True, diff=True)
     assert fake.writes == [] and len(fake.sessions) == 1
