@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: lbops.haproxy contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Send HTTP requests to fe_maps on loopback, round-robin over host names, and count where they went.
