@@ -68,7 +68,7 @@ def test_every_broken_promise_is_reported(tmp_path):
     assert summary.startswith("faults: 0 of 2 cases passed")
     text = " ".join(broken)
     for needle in ("1 connection(s), expected none", "wrote", "msg is not one bounded line",
-                   "changed=False, expected True", "its exchanges took 4.00 s",
+                   "changed=False, expected True", "a connection took 4.00 s",
                    "its process took 2.00 s outside its exchanges of 4.00 s (a module that does not wait: 0.20 s)"):
         assert needle in text
 
@@ -88,3 +88,17 @@ def test_a_loaded_machine_slows_start_and_exit_not_the_verdict(tmp_path):
     _record(tmp_path, "h1_reset_write", 1, b"prompt\nset server be_app/s3 weight 101\nquit\n", 10.0, 13.6, 11.0, 11.9)
     broken = faults.check(tables, ok, str(tmp_path))[1]
     assert len(broken) == 1 and "its process took 2.70 s outside its exchanges of 0.90 s" in broken[0]
+
+
+def test_the_timeout_bounds_each_connection_not_their_sum(tmp_path):
+    """A read, then a write that times out: 1.5 s of connections in all, each within its own timeout."""
+    cases = faults.cases(TABLES)
+    _record(tmp_path, "h1_reset_write", 1, b"prompt\nshow servers state\nquit\n", 10.0, 12.2, 10.3, 10.7)
+    _record(tmp_path, "h1_reset_write", 2, b"prompt\nset server be_app/s3 weight 101\nquit\n", 10.0, 12.2, 10.8, 11.9)
+    results = _results(cases, {"failed": True, "changed": False, "msg": "timeout must be a finite number"},
+                       {"failed": True, "changed": True, "msg": "/x: timed out after 1.0s"})
+    assert faults.check(TABLES, results, str(tmp_path))[1] == []
+    # The same write lasting 1.6 s is reported.
+    _record(tmp_path, "h1_reset_write", 2, b"prompt\nset server be_app/s3 weight 101\nquit\n", 10.0, 12.9, 10.8, 12.4)
+    broken = faults.check(TABLES, results, str(tmp_path))[1]
+    assert len(broken) == 1 and "a connection took 1.60 s (timeout 1.0)" in broken[0]
