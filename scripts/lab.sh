@@ -9,7 +9,8 @@
 #   bash scripts/lab.sh run PLAYBOOK [ansible-playbook options...]
 #                                       run a playbook against the lab
 #   bash scripts/lab.sh status          the lab's Debian release, its containers, and
-#                                       which load balancer holds the VIP
+#                                       which load balancer holds the VIP (and says
+#                                       SPLIT BRAIN when more than one does)
 #   bash scripts/lab.sh down            remove the containers, the network and .cache/lab
 #                                       (the images stay)
 #
@@ -285,7 +286,16 @@ cmd_status() {
     if [ "$(podman container inspect --format '{{.State.Running}}' "$c" 2>/dev/null)" = true ]; then
         echo "on $c: $(podman exec "$c" sh -c 'haproxy -v 2>/dev/null | head -n1; keepalived --version 2>&1 | head -n1' | tr '\n' ';' | sed 's/;$//; s/;/; /')"
     fi
-    echo "VIP $LAB_VIP on: $(vip_holder | tr '\n' ' ')"
+    local holders n
+    holders="$(vip_holder)"
+    n="$(grep -c . <<<"$holders" || true)"
+    echo "VIP $LAB_VIP on: $(tr '\n' ' ' <<<"$holders")"
+    if [ "$n" -gt 1 ]; then
+        echo "SPLIT BRAIN: $n load balancers hold the VIP (they do not hear each other's VRRP adverts);" \
+            "bash scripts/lab.sh run playbooks/ha_check.yml fails while it lasts"
+    elif [ "$n" -eq 0 ]; then
+        echo "NO VIP: no load balancer holds it"
+    fi
 }
 
 cmd_down() {

@@ -485,8 +485,9 @@ def run_module(module_class, definition, argument_spec, module_kwargs=None, fini
     ``module_class`` is ``AnsibleModule``. ``definition.request(params)`` turns
     the parameters (already checked and defaulted by the argument spec) into
     the request; an ``InvalidInput`` there fails the task before any
-    connection. ``client_factory(spec, timeout)`` replaces the real client
-    (unit tests).
+    connection. ``finish(output, module)``, when given, may add keys to the
+    module's result (``ansible_facts``, or what the module reads on its host).
+    ``client_factory(spec, timeout)`` replaces the real client (unit tests).
     """
     module = module_class(argument_spec=full_spec(argument_spec), supports_check_mode=True, **(module_kwargs or {}))
     try:
@@ -502,7 +503,7 @@ def run_module(module_class, definition, argument_spec, module_kwargs=None, fini
                 module.warn("%s: %s" % (result["socket"], warning))
         definition.finish(request, output, module.check_mode)
         if finish is not None:
-            finish(output)
+            finish(output, module)
 
     run_on_targets(module, runner.run, clients=clients, finish=done)
 

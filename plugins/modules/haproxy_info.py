@@ -22,6 +22,17 @@ options:
     elements: str
     choices: [all, info, servers, frontends, tables]
     default: [all]
+  virtual_addresses:
+    description:
+      - Addresses (IPv4 or IPv6, a C(/prefix) is ignored) to look for on the host the module runs on,
+        typically the keepalived virtual addresses of a pair. RV(virtual_addresses) says, for each one,
+        whether this host holds it and on which interface.
+      - Read from C(ip -o addr show) on that host, once per task, whatever the number of sockets.
+      - Run on every member of a pair, it shows a split brain (more than one member holding a virtual
+        address) or a pair where none holds it; C(playbooks/ha_check.yml) fails on either.
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - lbops.haproxy.runtime
 attributes:
@@ -189,6 +200,7 @@ ansible_facts:
       type: dict
 """
 
+import ipaddress  # noqa: E402
 import time  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
@@ -199,6 +211,7 @@ from ansible_collections.lbops.haproxy.plugins.module_utils._runner import Defin
 
 ARGUMENT_SPEC = dict(
     gather=dict(type="list", elements="str", default=["all"], choices=["all", "info", "servers", "frontends", "tables"]),
+    virtual_addresses=dict(type="list", elements="str", default=[]),
 )
 
 # The subsets, in the order they are read (the choices of the gather option, but "all").
@@ -215,6 +228,47 @@ def check_gather(gather):
     if unknown:
         raise InvalidInput("unknown gather subset(s) %s: expected all, %s" % (", ".join(unknown), ", ".join(GATHER_CHOICES)))
     return [item for item in GATHER_CHOICES if item in gather]
+
+
+def check_virtual_addresses(addresses):
+    """The addresses to look for, without prefixes, checked; InvalidInput names the first bad one."""
+    checked = []
+    for raw in addresses or []:
+        text = (raw or "").strip()
+        try:
+            address = ipaddress.ip_interface(text).ip if "/" in text else ipaddress.ip_address(text)
+        except ValueError:
+            raise InvalidInput("virtual_addresses: %r is not an IPv4 or IPv6 address" % (raw,))
+        if str(address) not in checked:
+            checked.append(str(address))
+    return checked
+
+
+def parse_ip_addr(text):
+    """``ip -o addr show`` -> {address: interface}, every IPv4 and IPv6 address of the host.
+
+    A line is ``<index>: <interface>    inet[6] <address>/<prefix> ...``; an
+    interface name may carry ``@<link>`` (veth pairs), which is not part of it.
+    """
+    held = {}
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) < 4 or not words[0].endswith(":"):
+            continue
+        for i, word in enumerate(words[2:-1], start=2):
+            if word in ("inet", "inet6"):
+                try:
+                    address = ipaddress.ip_interface(words[i + 1]).ip
+                except ValueError:
+                    continue
+                held.setdefault(str(address), words[1].split("@", 1)[0])
+                break
+    return held
+
+
+def virtual_address_report(wanted, held):
+    """One item per wanted address: {address, held, interface}."""
+    return [{"address": address, "held": address in held, "interface": held.get(address)} for address in wanted]
 
 
 def _int_or_none(value):
@@ -313,6 +367,7 @@ def assemble(gather, raw, now=None):
 
 class Info(Definition):
     def request(self, params):
+        check_virtual_addresses(params.get("virtual_addresses"))
         return check_gather(params["gather"])
 
     def reads(self, request):
@@ -343,9 +398,22 @@ def facts(output):
     return {FACTS_NAME: per_target}
 
 
+def read_virtual_addresses(module, wanted):
+    """The report of the wanted addresses on this host; fails the task in one line if ``ip`` does."""
+    rc, out, err = module.run_command(["ip", "-o", "addr", "show"], environ_update={"LC_ALL": "C"})
+    if rc != 0:
+        module.fail_json(msg="virtual_addresses: `ip -o addr show` failed (rc %d): %s" % (rc, (err or out).strip().splitlines()[:1]))
+    return virtual_address_report(wanted, parse_ip_addr(out))
+
+
 def main(client_factory=None):
-    def finish(output):
+    def finish(output, module):
         output["ansible_facts"] = facts(output)
+        wanted = check_virtual_addresses(module.params.get("virtual_addresses"))
+        if wanted:
+            report = read_virtual_addresses(module, wanted)
+            output["virtual_addresses"] = report
+            output["ansible_facts"]["haproxy_virtual_addresses"] = dict((item["address"], item["held"]) for item in report)
 
     run_module(AnsibleModule, DEFINITION, ARGUMENT_SPEC, finish=finish, client_factory=client_factory)
 

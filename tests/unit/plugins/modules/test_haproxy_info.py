@@ -144,3 +144,75 @@ def test_started_at_is_the_read_time_minus_the_uptime():
     result = assemble(["info"], {"level": "user", "info": {"Uptime_sec": "93", "Pid": "7"}}, now=1000.0)
     assert result["started_at"] == 907.0
     assert "started_at" not in assemble(["info"], {"level": "user", "info": {"Pid": "7"}}, now=1000.0)
+
+
+# --- virtual addresses: held by this host or not (split brain when more than one member says yes) ---
+
+IP_ADDR = """1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever
+1: lo    inet6 ::1/128 scope host noprefixroute \\       valid_lft forever preferred_lft forever
+2: eth0@if7    inet 10.213.50.11/24 brd 10.213.50.255 scope global eth0\\       valid_lft forever preferred_lft forever
+2: eth0@if7    inet 10.213.50.100/24 scope global secondary eth0\\       valid_lft forever preferred_lft forever
+2: eth0@if7    inet6 fd00::100/64 scope global \\       valid_lft forever preferred_lft forever
+3: bond0.12    inet 192.0.2.7/32 scope global bond0.12\\       valid_lft forever preferred_lft forever
+garbage line
+4: broken    inet not-an-address
+"""
+
+
+def test_parse_ip_addr():
+    held = haproxy_info.parse_ip_addr(IP_ADDR)
+    assert held == {
+        "127.0.0.1": "lo",
+        "::1": "lo",
+        "10.213.50.11": "eth0",
+        "10.213.50.100": "eth0",
+        "fd00::100": "eth0",
+        "192.0.2.7": "bond0.12",
+    }
+
+
+def test_check_virtual_addresses():
+    assert haproxy_info.check_virtual_addresses(["10.0.0.1/24", " 10.0.0.1 ", "FD00::0100", "10.0.0.2"]) == ["10.0.0.1", "fd00::100", "10.0.0.2"]
+    assert haproxy_info.check_virtual_addresses([]) == []
+    with pytest.raises(InvalidInput, match="^virtual_addresses: 'lb.example' is not an IPv4 or IPv6 address$"):
+        haproxy_info.check_virtual_addresses(["10.0.0.1", "lb.example"])
+
+
+def test_virtual_address_report():
+    report = haproxy_info.virtual_address_report(["10.213.50.100", "10.213.50.101"], haproxy_info.parse_ip_addr(IP_ADDR))
+    assert report == [
+        {"address": "10.213.50.100", "held": True, "interface": "eth0"},
+        {"address": "10.213.50.101", "held": False, "interface": None},
+    ]
+
+
+def test_module_reports_virtual_addresses(capsys, instances, monkeypatch):
+    asked = []
+
+    def fake_reader(module, wanted):
+        asked.append(wanted)
+        return haproxy_info.virtual_address_report(wanted, {"10.0.0.100": "eth0"})
+
+    monkeypatch.setattr(haproxy_info, "read_virtual_addresses", fake_reader)
+    out = run_info(capsys, {"socket": ["/lb1.sock", "/lb2.sock"], "gather": ["info"], "virtual_addresses": ["10.0.0.100/24", "10.0.0.101"]})
+    assert not out.get("failed")
+    assert asked == [["10.0.0.100", "10.0.0.101"]]  # once per task, not per socket
+    assert out["virtual_addresses"] == [
+        {"address": "10.0.0.100", "held": True, "interface": "eth0"},
+        {"address": "10.0.0.101", "held": False, "interface": None},
+    ]
+    assert out["ansible_facts"]["haproxy_virtual_addresses"] == {"10.0.0.100": True, "10.0.0.101": False}
+
+
+def test_module_refuses_a_bad_virtual_address_before_connecting(capsys, instances):
+    out = run_info(capsys, {"socket": ["/lb1.sock"], "virtual_addresses": ["10.0.0.300"]})
+    assert out["failed"] is True
+    assert out["msg"] == "virtual_addresses: '10.0.0.300' is not an IPv4 or IPv6 address"
+    assert [len(fake.sessions) for fake in instances.values()] == [0, 0, 0]
+
+
+def test_module_without_virtual_addresses_reads_no_host_address(capsys, instances, monkeypatch):
+    monkeypatch.setattr(haproxy_info, "read_virtual_addresses", lambda module, wanted: pytest.fail("read the host's addresses"))
+    out = run_info(capsys, {"socket": ["/lb1.sock"], "gather": ["info"]})
+    assert "virtual_addresses" not in out
+    assert "haproxy_virtual_addresses" not in out["ansible_facts"]
