@@ -169,44 +169,6 @@ def test_site_reload_under_load_drops_nothing():
     assert download.error is None and download.status == 200
     assert (download.size, download.sha256) == (BIG_SIZE, BIG_SHA256)
     assert download.started_at < t0 and download.ended_at > t_done
-    # Back to the inventory's configuration (a reload again); nothing else changes.
-    site()
-
-
-def test_runtime_state_survives_role_and_operator_reloads():
-    """maint, drain and a weight set through haproxy_server on both members are still
-    there after site.yml reloads HAProxy for an unrelated change, and after a
-    `systemctl reload` by hand."""
-    changed = module_on_lbs("haproxy_server", {"backend": "https", "name": "localserver", "state": "maint"})
-    assert all(r["changed"] for r in changed.values()), changed
-    module_on_lbs("haproxy_server", {"backend": "web", "name": "web2", "state": "drain"})
-    module_on_lbs("haproxy_server", {"backend": "web", "name": "web1", "weight": 7})
-    want = {s: ({"web1": (0, 7), "web2": (8, 1)}, 1) for s in LBS}  # (admin, uweight); https/localserver admin 1
-
-    def runtime(short):
-        web = servers_state(short, "web")
-        return {name: (web[name]["admin"], web[name]["uweight"]) for name in ("web1", "web2")}, servers_state(short, "https")["localserver"]["admin"]
-
-    assert {s: runtime(s) for s in LBS} == want
-    pids = worker_pids()
-    site("-e", json.dumps({"haproxy_global_maxconn": 3980}))
-    after_role = worker_pids()
-    assert all(after_role[s] != pids[s] for s in LBS), (pids, after_role)
-    kept_role = {s: runtime(s) for s in LBS}
-    for short in LBS:
-        subprocess.run(["podman", "exec", HOSTVARS[short]["ansible_host"], "systemctl", "reload", "haproxy"], check=True, timeout=60)
-    assert wait_for(lambda: all(info(s)["Pid"] != after_role[s] for s in LBS), 15) is not None
-    kept_operator = {s: runtime(s) for s in LBS}
-    say(f"runtime state after the role's reload: {kept_role}; after systemctl reload: {kept_operator} (want {want})")
-    assert kept_role == want
-    assert kept_operator == want
-    answered = {get(8080)[1] for _attempt in range(6)}
-    assert answered == {"web1"}, answered  # web2 drained: no new sessions
-    MEASURES["state_kept_across_reloads"] = "maint, drain, weight kept (role reload and systemctl reload)"
-    module_on_lbs("haproxy_server", {"backend": "https", "name": "localserver", "state": "ready"})
-    module_on_lbs("haproxy_server", {"backend": "web", "name": "web2", "state": "ready"})
-    module_on_lbs("haproxy_server", {"backend": "web", "name": "web1", "weight": 1})
-    site()  # back to the inventory's maxconn
 
 
 def _backends_with_web2(address, port):
@@ -217,27 +179,68 @@ def _backends_with_web2(address, port):
     return backends
 
 
-def test_runtime_address_kept_but_configured_address_wins():
-    """A runtime address (set server addr, through haproxy_server) survives a reload
-    for an unrelated change; a changed address in the configuration wins over it."""
-    module_on_lbs("haproxy_server", {"backend": "web", "name": "web2", "address": WEB2_IP, "port": 8081})
-    assert wait_for(lambda: {get(8080)[1] for _attempt in range(4)} == {"web1", "web2 alt"}, 15) is not None
-    site("-e", json.dumps({"haproxy_global_maxconn": 3970}))
-    kept = {s: servers_state(s)["web2"] for s in LBS}
-    say(f"runtime address after an unrelated reload: {kept}")
-    assert all((v["addr"], v["port"]) == (WEB2_IP, 8081) for v in kept.values()), kept
-    assert {get(8080)[1] for _attempt in range(4)} == {"web1", "web2 alt"}
+def _runtime(short):
+    """(admin state, user weight) of web/web1 and https/localserver, (addr, port) of web/web2."""
+    web, https = servers_state(short, "web"), servers_state(short, "https")
+    return {
+        "web/web1": (web["web1"]["admin"], web["web1"]["uweight"]),
+        "https/localserver": (https["localserver"]["admin"], https["localserver"]["uweight"]),
+        "web/web2": (web["web2"]["addr"], web["web2"]["port"]),
+    }
 
-    # The configuration now says web2 is at web1's address: the configuration wins.
+
+def test_runtime_state_survives_role_and_operator_reloads():
+    """maint, drain, a weight and a runtime address set through haproxy_server on both
+    members are still there after site.yml reloads HAProxy for an unrelated change,
+    and after a `systemctl reload` by hand."""
+    for args in (
+        {"backend": "https", "name": "localserver", "state": "maint"},
+        {"backend": "web", "name": "web1", "state": "drain", "weight": 7},
+        {"backend": "web", "name": "web2", "address": WEB2_IP, "port": 8081},
+    ):
+        changed = module_on_lbs("haproxy_server", args)
+        assert all(r["changed"] for r in changed.values()), changed
+    # admin: 1 forced maint, 8 forced drain; web2 answers from its second port.
+    want = {s: {"web/web1": (8, 7), "https/localserver": (1, 1), "web/web2": (WEB2_IP, 8081)} for s in LBS}
+    assert {s: _runtime(s) for s in LBS} == want
+    assert wait_for(lambda: {get(8080)[1] for _attempt in range(4)} == {"web2 alt"}, 15) is not None  # web1 drained
+
+    pids = worker_pids()
+    site("-e", json.dumps({"haproxy_global_maxconn": 3980}))
+    after_role = worker_pids()
+    assert all(after_role[s] != pids[s] for s in LBS), (pids, after_role)
+    kept_role = {s: _runtime(s) for s in LBS}
+    answered_role = {get(8080)[1] for _attempt in range(4)}
+    for short in LBS:
+        subprocess.run(["podman", "exec", HOSTVARS[short]["ansible_host"], "systemctl", "reload", "haproxy"], check=True, timeout=60)
+    assert wait_for(lambda: all(info(s)["Pid"] != after_role[s] for s in LBS), 15) is not None
+    kept_operator = {s: _runtime(s) for s in LBS}
+    say(f"runtime state after the role's reload: {kept_role}; after systemctl reload: {kept_operator} (want {want})")
+    assert kept_role == want
+    assert kept_operator == want
+    assert answered_role == {"web2 alt"}, answered_role
+    MEASURES["state_kept_across_reloads"] = "maint, drain, weight, runtime address kept (role reload and systemctl reload)"
+
+
+def test_configured_address_wins_over_the_saved_one():
+    """The configuration now says web2 is at web1's address: that wins over the runtime
+    address saved before the reload; the admin states saved with it stay."""
     site_with_backends(_backends_with_web2("{{ hostvars['web1']['lab_address'] }}", 80))
-    won = {s: servers_state(s)["web2"] for s in LBS}
-    say(f"after the configured address changed to {WEB1_IP}:80: {won}")
-    assert all((v["addr"], v["port"]) == (WEB1_IP, 80) for v in won.values()), won
+    won = {s: _runtime(s) for s in LBS}
+    say(f"after the configured address of web/web2 changed to {WEB1_IP}:80: {won}")
+    assert all(v["web/web2"] == (WEB1_IP, 80) for v in won.values()), won
+    assert all(v["web/web1"] == (8, 7) and v["https/localserver"] == (1, 1) for v in won.values()), won
     assert wait_for(lambda: {get(8080)[1] for _attempt in range(4)} == {"web1"}, 15) is not None
 
-    # And back: the inventory's configuration, web2 at its own address again.
+    # Back to the inventory: web2 at its own address again (a configured change again),
+    # and the servers ready at their configured weights.
+    for args in (
+        {"backend": "https", "name": "localserver", "state": "ready"},
+        {"backend": "web", "name": "web1", "state": "ready", "weight": 1},
+    ):
+        module_on_lbs("haproxy_server", args)
     site()
-    back = {s: servers_state(s)["web2"] for s in LBS}
-    assert all((v["addr"], v["port"]) == (WEB2_IP, 80) for v in back.values()), back
+    back = {s: _runtime(s) for s in LBS}
+    assert all(v == {"web/web1": (0, 1), "https/localserver": (0, 1), "web/web2": (WEB2_IP, 80)} for v in back.values()), back
     assert wait_for(lambda: {get(8080)[1] for _attempt in range(4)} == {"web1", "web2"}, 15) is not None
-    MEASURES["config_address_wins"] = "runtime address kept on an unrelated reload; a configured change wins"
+    MEASURES["config_address_wins"] = "a configured address change wins over the saved runtime address; admin states kept"
