@@ -189,11 +189,39 @@ results:
       returned: when tables are gathered
       type: dict
       sample: {"fe_main": {"type": "ip", "size": 1024, "used": 4}}
+virtual_addresses:
+  description:
+    - One item per address of O(virtual_addresses), in that order, as seen on the host the module runs on.
+  returned: when O(virtual_addresses) is not empty
+  type: list
+  elements: dict
+  contains:
+    address:
+      description: The address, as given without its prefix.
+      type: str
+      returned: always
+      sample: 10.0.0.100
+    held:
+      description: Whether an interface of this host carries the address.
+      type: bool
+      returned: always
+      sample: true
+    interface:
+      description: The interface that carries it, or V(null).
+      type: str
+      returned: always
+      sample: eth0
 ansible_facts:
   description: Facts set by the module.
   returned: always
   type: dict
   contains:
+    haproxy_virtual_addresses:
+      description:
+        - Address to V(true) when the host the module runs on holds it, V(false) otherwise.
+      returned: when O(virtual_addresses) is not empty
+      type: dict
+      sample: {"10.0.0.100": true}
     haproxy_runtime:
       description: Per socket that answered, the same data as its item of RV(results), without C(socket), C(changed) and C(failed).
       returned: always

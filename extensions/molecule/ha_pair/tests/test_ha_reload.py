@@ -54,7 +54,7 @@ def module_on_lbs(module, args):
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     data = json.loads(proc.stdout)
-    return {host: res for host, res in data["plays"][0]["tasks"][0]["hosts"].items()}
+    return dict(data["plays"][0]["tasks"][0]["hosts"])
 
 
 def servers_state(short, backend="web"):
