@@ -61,7 +61,9 @@ def rows_by_name(text):
     return {(r[columns.index("be_name")], r[columns.index("srv_name")]): dict(zip(columns, r)) for r in rows}
 
 
-def reconciled(configured, snapshot=SNAPSHOT, reply=REPLY):
+def reconciled(configured, snapshot="default", reply=REPLY):
+    """Reconcile ``reply`` (the module's SNAPSHOT unless given; None: no snapshot)."""
+    snapshot = SNAPSHOT if snapshot == "default" else snapshot
     columns, rows = st.parse_state(reply)
     out, changes, dropped = st.reconcile(columns, rows, configured, snapshot)
     return rows_by_name(st.format_state(columns, out)), changes, dropped
@@ -165,7 +167,7 @@ def test_reconcile_unchanged_configuration_keeps_the_runtime_addresses():
 
 
 def test_reconcile_changed_port_wins_and_keeps_admin_state_and_weights():
-    rows, changes, _ = reconciled(st.parse_config(CONFIG.replace("127.0.0.1:18082", "127.0.0.1:18083")))
+    rows, changes, _dropped = reconciled(st.parse_config(CONFIG.replace("127.0.0.1:18082", "127.0.0.1:18083")))
     s2 = rows[("be.one", "s-2")]
     assert (s2["srv_addr"], s2["srv_port"]) == ("127.0.0.1", "18083")
     assert (s2["srv_admin_state"], s2["srv_uweight"], s2["srv_iweight"]) == ("0", "5", "1")
@@ -176,20 +178,20 @@ def test_reconcile_changed_port_wins_and_keeps_admin_state_and_weights():
 
 
 def test_reconcile_changed_address_wins():
-    rows, changes, _ = reconciled(st.parse_config(CONFIG.replace("s1 127.0.0.1:18081", "s1 10.1.2.3:18081")))
+    rows, changes, _dropped = reconciled(st.parse_config(CONFIG.replace("s1 127.0.0.1:18081", "s1 10.1.2.3:18081")))
     s1 = rows[("be.one", "s1")]
     assert (s1["srv_addr"], s1["srv_port"], s1["srv_admin_state"], s1["srv_uweight"]) == ("10.1.2.3", "18081", "1", "10")
     assert changes == ["be.one/s1: saved 127.0.0.1:18081 -> configured 10.1.2.3:18081"]
 
 
 def test_reconcile_ipv6_in_a_listen():
-    rows, changes, _ = reconciled(st.parse_config(CONFIG.replace("server v6 ::1:18085", "server v6 [2001:db8::0:7]:18086")))
+    rows, changes, _dropped = reconciled(st.parse_config(CONFIG.replace("server v6 ::1:18085", "server v6 [2001:db8::0:7]:18086")))
     assert (rows[("l6", "v6")]["srv_addr"], rows[("l6", "v6")]["srv_port"]) == ("2001:db8::7", "18086")
     assert changes == ["l6/v6: saved ::2:18085 -> configured 2001:db8::7:18086"]
 
 
 def test_reconcile_same_ipv6_written_differently_is_unchanged():
-    rows, changes, _ = reconciled(st.parse_config(CONFIG.replace("server v6 ::1:18085", "server v6 ipv6@0:0::1:18085")))
+    rows, changes, _dropped = reconciled(st.parse_config(CONFIG.replace("server v6 ::1:18085", "server v6 ipv6@0:0::1:18085")))
     assert rows[("l6", "v6")]["srv_addr"] == "::2" and changes == []
 
 
@@ -201,16 +203,16 @@ def test_reconcile_removed_server_keeps_its_line():
 
 def test_reconcile_new_server_adds_no_line_and_a_server_new_to_the_snapshot_takes_the_config():
     configured = st.parse_config(CONFIG + "    server s3 127.0.0.1:18087\n")
-    rows, _, _ = reconciled(configured)
+    rows, _changes, _dropped = reconciled(configured)
     assert ("l6", "s3") not in rows and len(rows) == 3
     snapshot = {"be.one": {"s1": ["127.0.0.1", "18081"]}, "l6": {"v6": ["::1", "18085"]}}
-    rows, changes, _ = reconciled(st.parse_config(CONFIG), snapshot)
+    rows, changes, _dropped = reconciled(st.parse_config(CONFIG), snapshot)
     assert (rows[("be.one", "s-2")]["srv_addr"], rows[("be.one", "s-2")]["srv_port"]) == ("127.0.0.1", "18082")
     assert changes == ["be.one/s-2: saved 127.0.0.2:18090 -> configured 127.0.0.1:18082"]
 
 
 def test_reconcile_without_snapshot_the_configuration_wins_everywhere():
-    rows, changes, _ = reconciled(st.parse_config(CONFIG), None)
+    rows, changes, _dropped = reconciled(st.parse_config(CONFIG), None)
     assert [(r["srv_addr"], r["srv_port"]) for r in rows.values()] == [
         ("127.0.0.1", "18081"), ("127.0.0.1", "18082"), ("::1", "18085")]
     assert rows[("be.one", "s1")]["srv_admin_state"] == "1"
@@ -225,7 +227,7 @@ def test_reconcile_host_name_and_port_rules():
     # No port: 0, as HAProxy writes it.
     assert (rows[("be.one", "s-2")]["srv_addr"], rows[("be.one", "s-2")]["srv_port"]) == ("10.0.0.2", "0")
     assert len(changes) == 2 and dropped == []
-    rows, _, dropped = reconciled(st.parse_config(CONFIG.replace("127.0.0.1:18082", "127.0.0.1:+1000")))
+    rows, _changes, dropped = reconciled(st.parse_config(CONFIG.replace("127.0.0.1:18082", "127.0.0.1:+1000")))
     assert ("be.one", "s-2") not in rows
     assert dropped == ["be.one/s-2: the configured port +1000 cannot go into the state file, the server starts from its configuration"]
 
@@ -234,7 +236,7 @@ def test_reconcile_names_with_dots_and_dashes():
     reply = "1\n" + HEADER + "\n3 be.app-v2.example 1 web-01.dc-1 10.9.9.9 2 0 1 1 0 1 0 0 0 0 0 0 - 80 - 0 0 - - 0\n\n"
     config = "backend be.app-v2.example\n    server web-01.dc-1 10.0.0.1:81\n"
     snapshot = {"be.app-v2.example": {"web-01.dc-1": ["10.0.0.1", "80"]}}
-    rows, _, _ = reconciled(st.parse_config(config), snapshot, reply)
+    rows, _changes, _dropped = reconciled(st.parse_config(config), snapshot, reply)
     assert rows[("be.app-v2.example", "web-01.dc-1")]["srv_port"] == "81"
     assert rows[("be.app-v2.example", "web-01.dc-1")]["srv_addr"] == "10.0.0.1"
 
@@ -291,7 +293,7 @@ class FakeSocket:
         self.thread.start()
 
     def serve(self):
-        conn, _ = self.srv.accept()
+        conn, _addr = self.srv.accept()
         with conn:
             while not self.received.endswith(b"\n"):
                 data = conn.recv(4096)
