@@ -14,14 +14,18 @@ and run by its systemd drop-in for the haproxy unit (as root):
   prepare  (ExecStartPre) reconciles an existing state file with the configuration
            on disk before HAProxy loads it.
 
-HAProxy applies the saved srv_addr/srv_port over the configured ones. So that a
-changed configuration wins over stale saved state, a snapshot of the configured
+HAProxy applies the saved srv_port over the configured port, and the saved srv_addr
+over a configured host name (for a server configured with an IP address it keeps the
+configured address; measured on 2.6.12 and 3.0.11). So that a changed
+configuration wins over stale saved state, a snapshot of the configured
 servers (backend, server -> address, port) of the configuration the saved process
 was loaded with is kept next to the state file (<state file>.config.json). A
 server whose configured address or port differs between that snapshot and the
 configuration now on disk gets the configured values in the state file; its admin
 state and weights are kept. A server whose configuration did not change keeps its
-runtime address (`set server addr` survives a reload).
+runtime address and port (`set server addr` survives a reload as far as HAProxy
+restores it). The snapshot also lists the runtime sockets of that configuration,
+tried when the admin socket given is not there (its path changed on disk).
 
 Python 3.6+, standard library only.
 """
@@ -155,6 +159,30 @@ def parse_config(text, servers=None):
     return servers
 
 
+def parse_sockets(text, sockets=None):
+    """The `stats socket` addresses of the global sections of one configuration text
+    that this saver can reach (Unix paths, host:port). Any level may read `show
+    servers state`. ``sockets`` is extended when given."""
+    sockets = [] if sockets is None else sockets
+    section = None
+    for raw in text.splitlines():
+        words = tokenize(raw)
+        if not words:
+            continue
+        if words[0] in SECTIONS:
+            section = words[0]
+            continue
+        if section != "global" or words[:2] != ["stats", "socket"] or len(words) < 3:
+            continue
+        try:
+            _socket_target(words[2])
+        except StateError:
+            continue
+        if words[2] not in sockets:
+            sockets.append(words[2])
+    return sockets
+
+
 def config_files(paths):
     """The files HAProxy loads for these -f arguments: a file, or every *.cfg file
     of a directory in lexical order; a missing directory loads nothing."""
@@ -168,15 +196,19 @@ def config_files(paths):
     return files
 
 
-def read_config(paths):
-    """The configured servers of the whole configuration (all its files)."""
+def read_config(paths, sockets=None):
+    """The configured servers of the whole configuration (all its files); its
+    runtime sockets are added to ``sockets`` when given."""
     servers = {}
     for path in config_files(paths):
         try:
             with open(path, encoding="utf-8", errors="surrogateescape") as fh:
-                parse_config(fh.read(), servers)
+                text = fh.read()
         except OSError as exc:
             raise StateError("cannot read the configuration %s: %s" % (path, exc.strerror or exc))
+        parse_config(text, servers)
+        if sockets is not None:
+            parse_sockets(text, sockets)
     return servers
 
 
@@ -359,9 +391,9 @@ def write_atomic(path, text, mode=0o600):
         os.close(dfd)
 
 
-def load_snapshot(path):
-    """The configured servers saved next to the state file, or None (no snapshot, or
-    one that cannot be read: the configuration then wins for every server)."""
+def load_snapshot_data(path):
+    """The snapshot saved next to the state file ({version, servers, sockets}), or
+    None (no snapshot, or one that cannot be read)."""
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
@@ -369,11 +401,22 @@ def load_snapshot(path):
         return None
     if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION or not isinstance(data.get("servers"), dict):
         return None
-    return data["servers"]
+    if not isinstance(data.get("sockets", []), list):
+        return None
+    return data
 
 
-def snapshot_text(configured):
-    return json.dumps({"version": SNAPSHOT_VERSION, "servers": configured}, indent=1, sort_keys=True) + "\n"
+def load_snapshot(path):
+    """The configured servers of the snapshot, or None (the configuration then wins
+    for every server)."""
+    data = load_snapshot_data(path)
+    return None if data is None else data["servers"]
+
+
+def snapshot_text(configured, sockets=()):
+    """The snapshot: the configured servers and the runtime sockets of a configuration."""
+    return json.dumps({"version": SNAPSHOT_VERSION, "servers": configured, "sockets": list(sockets)},
+                      indent=1, sort_keys=True) + "\n"
 
 
 # --- the commands ------------------------------------------------------------------
@@ -394,22 +437,42 @@ def _report(changes, dropped):
 
 def save(socket_address, state_file, configs, timeout=DEFAULT_TIMEOUT, at_stop=False):
     """Dump, reconcile and write the state file and the snapshot. Returns the number
-    of servers written. With ``at_stop``, a HAProxy that is not running is fine:
-    nothing to save, the previous files stay, None is returned."""
-    try:
-        reply = query(socket_address, STATE_COMMAND, timeout)
-    except NotRunning as exc:
+    of servers written, or None when nothing was saved.
+
+    The running process may have been loaded with other runtime sockets than the
+    configuration on disk (a changed socket path): the sockets of the snapshot are
+    tried after ``socket_address``. When none answers (no socket file, connection
+    refused): at stop, nothing to save (the previous files stay); without a
+    snapshot, the running HAProxy was started before this saver ever ran (the first
+    reload once the state file is enabled): nothing to save, a warning, and the
+    snapshot of the configuration the reload loads; otherwise an error."""
+    snapshot_file = state_file + SNAPSHOT_SUFFIX
+    data = load_snapshot_data(snapshot_file)
+    candidates = [socket_address] + [s for s in (data or {}).get("sockets", []) if s != socket_address]
+    reply, not_running = None, None
+    for candidate in candidates:
+        try:
+            reply = query(candidate, STATE_COMMAND, timeout)
+            break
+        except NotRunning as exc:
+            not_running = not_running or exc
+    sockets = []
+    configured = read_config(configs, sockets)
+    if reply is None:
         if at_stop:
-            log("nothing to save: %s" % exc)
+            log("nothing to save: %s" % not_running)
             return None
-        raise
+        if data is None:
+            log("WARNING: nothing saved, %s; no snapshot either: the running HAProxy predates the saver" % not_running)
+            write_atomic(snapshot_file, snapshot_text(configured, sockets))
+            return None
+        raise not_running
     columns, rows = parse_state(reply)
-    configured = read_config(configs)
-    snapshot = load_snapshot(state_file + SNAPSHOT_SUFFIX)
+    snapshot = None if data is None else data["servers"]
     rows, changes, dropped = reconcile(columns, rows, configured, snapshot)
     _report(changes, dropped)
     write_atomic(state_file, format_state(columns, rows))
-    write_atomic(state_file + SNAPSHOT_SUFFIX, snapshot_text(configured))
+    write_atomic(snapshot_file, snapshot_text(configured, sockets))
     return len(rows)
 
 
@@ -418,7 +481,8 @@ def prepare(state_file, configs):
     on disk and write the snapshot of that configuration. A state file that cannot be
     parsed is set aside (<file>.invalid) with a message, so that HAProxy starts
     from its configuration. Returns the number of servers kept."""
-    configured = read_config(configs)
+    sockets = []
+    configured = read_config(configs, sockets)
     kept = 0
     try:
         with open(state_file, encoding="utf-8", errors="surrogateescape") as fh:
@@ -440,7 +504,7 @@ def prepare(state_file, configs):
             if changes or dropped:
                 write_atomic(state_file, format_state(columns, rows))
             kept = len(rows)
-    write_atomic(state_file + SNAPSHOT_SUFFIX, snapshot_text(configured))
+    write_atomic(state_file + SNAPSHOT_SUFFIX, snapshot_text(configured, sockets))
     return kept
 
 

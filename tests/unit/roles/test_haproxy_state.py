@@ -36,7 +36,9 @@ REPLY = (
 )
 CONFIG = """\
 global
-    stats socket /run/haproxy/admin.sock level admin   # the admin socket
+    stats socket /nonexistent/lbops-test/admin.sock level admin   # the admin socket
+    stats socket ipv4@127.0.0.1:1 level operator
+    stats socket abns@x
     server-state-file /var/lib/lbops-haproxy/server-state
 defaults
     mode http
@@ -354,7 +356,7 @@ def test_query_missing_and_refused_socket_is_not_running(sock_path):
 
 def test_socket_targets():
     assert st._socket_target("/run/haproxy/admin.sock") == (socket.AF_UNIX, "/run/haproxy/admin.sock")
-    assert st._socket_target("ipv4@127.0.0.1:9999") == (socket.AF_INET, ("127.0.0.1", 9999))
+    assert st._socket_target("ipv4@127.0.0.1:1") == (socket.AF_INET, ("127.0.0.1", 9999))
     assert st._socket_target("ipv6@::1:9999") == (socket.AF_INET6, ("::1", 9999))
     with pytest.raises(st.StateError):
         st._socket_target("relative.sock")
@@ -391,6 +393,7 @@ def test_save_writes_the_state_and_the_snapshot(sock_path, files):
 def test_save_failures_keep_the_previous_file(sock_path, files):
     cfg, state = files
     state.write_text("previous\n")
+    Path(str(state) + st.SNAPSHOT_SUFFIX).write_text(st.snapshot_text(SNAPSHOT))
     fake = FakeSocket(sock_path, "Permission denied\n\n")
     try:
         with pytest.raises(st.StateError, match="not a server state"):
@@ -438,6 +441,7 @@ def test_prepare_sets_an_invalid_state_file_aside(files, capsys):
 
 def test_main_exit_codes_and_messages(sock_path, files, capsys):
     cfg, state = files
+    Path(str(state) + st.SNAPSHOT_SUFFIX).write_text(st.snapshot_text(SNAPSHOT))
     rc = st.main(["save", "--socket", sock_path, "--state-file", str(state), "--config", str(cfg), "--timeout", "1"])
     assert rc == 1
     assert "lbops-haproxy-state: FAILED (save)" in capsys.readouterr().err
@@ -453,3 +457,34 @@ def test_main_exit_codes_and_messages(sock_path, files, capsys):
     assert "saved the state of 3 servers" in capsys.readouterr().err
     assert st.main(["prepare", "--state-file", str(state), "--config", str(cfg)]) == 0
     assert st.main([]) == 2
+
+
+def test_parse_sockets_of_global_only():
+    text = CONFIG + "backend x\n    stats socket /tmp/not-global.sock\n"
+    assert st.parse_sockets(text) == ["/nonexistent/lbops-test/admin.sock", "ipv4@127.0.0.1:1"]
+
+
+def test_first_reload_without_snapshot_nor_socket_saves_nothing_loudly(sock_path, files, capsys):
+    """HAProxy started before the saver ever ran, without this admin socket: the
+    reload goes on (nothing was saved before either), the snapshot is written."""
+    cfg, state = files
+    assert st.save(sock_path, str(state), [str(cfg)], timeout=1) is None
+    assert "WARNING: nothing saved" in capsys.readouterr().err
+    assert not state.exists()
+    data = st.load_snapshot_data(str(state) + st.SNAPSHOT_SUFFIX)
+    assert data["servers"] == SNAPSHOT
+    assert data["sockets"] == ["/nonexistent/lbops-test/admin.sock", "ipv4@127.0.0.1:1"]
+
+
+def test_save_falls_back_to_the_socket_of_the_running_configuration(tmp_path, files):
+    """The socket path changed in the configuration on disk: the running process
+    still listens on the one of its snapshot."""
+    cfg, state = files
+    old = str(tmp_path / "old.sock")
+    Path(str(state) + st.SNAPSHOT_SUFFIX).write_text(st.snapshot_text(SNAPSHOT, [old]))
+    fake = FakeSocket(old, REPLY)
+    try:
+        assert st.save(str(tmp_path / "new.sock"), str(state), [str(cfg)], timeout=5) == 3
+    finally:
+        fake.close()
+    assert fake.received == b"show servers state\n"
