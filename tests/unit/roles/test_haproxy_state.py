@@ -356,7 +356,7 @@ def test_query_missing_and_refused_socket_is_not_running(sock_path):
 
 def test_socket_targets():
     assert st._socket_target("/run/haproxy/admin.sock") == (socket.AF_UNIX, "/run/haproxy/admin.sock")
-    assert st._socket_target("ipv4@127.0.0.1:1") == (socket.AF_INET, ("127.0.0.1", 9999))
+    assert st._socket_target("ipv4@127.0.0.1:9999") == (socket.AF_INET, ("127.0.0.1", 9999))
     assert st._socket_target("ipv6@::1:9999") == (socket.AF_INET6, ("::1", 9999))
     with pytest.raises(st.StateError):
         st._socket_target("relative.sock")
