@@ -1,6 +1,8 @@
 """Testinfra checks of the scenario `default` of the role lbops.haproxy.haproxy."""
 
+import json
 import os
+import re
 import shlex
 
 import pytest
@@ -205,3 +207,75 @@ def test_map_routes_traffic_as_changed(host):
     assert ask_map_frontend(host, "unknown.test") == "cloudserver 200"  # the map's default
     assert ask_map_frontend(host, "a.test", "/also-blocked").endswith(" 403")
     assert ask_map_frontend(host, "b.test", "/blocked").endswith(" 403")
+
+
+# --- runtime server state (side_effect.yml: server_state.yml) -------------------------
+
+STATE_FILE = "/var/lib/lbops-haproxy/server-state"
+STATE_TOOL = "/usr/local/sbin/lbops-haproxy-state"
+STATE_DROPIN = "/etc/systemd/system/haproxy.service.d/lbops-server-state.conf"
+
+
+def test_config_names_the_state_file_and_hard_stop_after(host):
+    section, found = None, set()
+    for line in host.file("/etc/haproxy/haproxy.cfg").content_string.splitlines():
+        if line and not line[0].isspace() and not line.startswith("#"):
+            section = line.split()[0]
+        elif line.strip():
+            found.add((section, line.strip()))
+    assert ("global", "hard-stop-after 30m") in found
+    assert ("global", f"server-state-file {STATE_FILE}") in found
+    assert ("defaults", "load-server-state-from-file global") in found
+
+
+def exec_lines(host, prop):
+    """The argv of each command of a unit's Exec* list, as systemd holds it after the drop-ins."""
+    out = host.check_output(f"systemctl show haproxy -p {prop} --value")
+    return [argv.strip().split() for argv in re.findall(r"argv\[\]=([^;]*)", out)]
+
+
+def test_unit_saves_the_state_before_every_reload(host):
+    reload = exec_lines(host, "ExecReload")
+    assert [argv[0] for argv in reload] == ["/usr/sbin/haproxy", STATE_TOOL, "/bin/kill"]
+    # The distribution's check (-Ws, the same file, its options), then the save, then USR2.
+    assert reload[0] == ["/usr/sbin/haproxy", "-Ws", "-f", "/etc/haproxy/haproxy.cfg", "-c", "$EXTRAOPTS"]
+    assert reload[1][1:3] == ["save", "--socket"]
+    assert reload[2] == ["/bin/kill", "-USR2", "$MAINPID"]
+    assert [argv[:3] for argv in exec_lines(host, "ExecStop")] == [[STATE_TOOL, "save", "--at-stop"]]
+    assert [argv[:2] for argv in exec_lines(host, "ExecStartPre")] == [[STATE_TOOL, "prepare"]]
+    dropin = host.file(STATE_DROPIN)
+    assert (dropin.user, dropin.group, dropin.mode) == ("root", "root", 0o644)
+    assert dropin.content_string.startswith("#")  # ansible_managed
+
+
+def test_state_tool_and_files_are_root_only(host):
+    tool = host.file(STATE_TOOL)
+    assert (tool.user, tool.group, tool.mode) == ("root", "root", 0o755)
+    assert tool.content_string.startswith("#!/usr/bin/python3\n")
+    state_dir = host.file(os.path.dirname(STATE_FILE))
+    assert (state_dir.user, state_dir.group, state_dir.mode) == ("root", "root", 0o700)
+    for path in (STATE_FILE, STATE_FILE + ".config.json"):
+        f = host.file(path)
+        assert (f.user, f.mode) == ("root", 0o600)
+
+
+def test_state_file_holds_the_last_save(host):
+    """The last save (the reload of server_state.yml's last role run) reconciled the
+    runtime of run C (ports 8084) with the article's configuration (8082): the file
+    holds the configured ports and every server in rotation."""
+    lines = host.file(STATE_FILE).content_string.splitlines()
+    assert lines[0] == "1"
+    columns = lines[1][2:].split()
+    rows = {(r["be_name"], r["srv_name"]): r for r in (dict(zip(columns, ln.split())) for ln in lines[2:])}
+    for backend, server, port in (("https", "cloudserver", "8081"), ("https", "localserver", "8082"),
+                                  ("be_cloud", "cloud", "8081"), ("be_local", "local", "8082")):
+        row = rows[(backend, server)]
+        assert (row["srv_addr"], row["srv_port"], row["srv_admin_state"]) == ("127.0.0.1", port, "0")
+    snapshot = json.loads(host.file(STATE_FILE + ".config.json").content_string)
+    assert snapshot["servers"]["https"] == {"cloudserver": ["127.0.0.1", "8081"], "localserver": ["127.0.0.1", "8082"]}
+
+
+def test_journal_shows_the_saves(host):
+    journal = host.check_output("journalctl --unit haproxy --no-pager --output cat")
+    assert "lbops-haproxy-state: saved the state of" in journal
+    assert "lbops-haproxy-state: the configuration wins: https/localserver: saved 127.0.0.1:8081 -> configured 127.0.0.1:8084" in journal
