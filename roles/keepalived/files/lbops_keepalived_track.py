@@ -1,6 +1,5 @@
-#!/usr/bin/python3
 # Installed by the role lbops.haproxy.keepalived; run by the HAProxy unit's drop-in
-# (lbops-keepalived.conf). Python 3 standard library only.
+# (lbops-keepalived.conf) with the host's Python 3 (standard library only).
 """Keep keepalived's HAProxy track file in step with the HAProxy systemd unit.
 
 keepalived reads the file as an integer (track_file, weight 1): 0 leaves the

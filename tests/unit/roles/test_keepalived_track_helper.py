@@ -80,6 +80,7 @@ def test_restart_follows(result, policy, expected):
 def test_stop_hands_over_then_faults(tmp_path):
     clock = Clock()
     seen = []
+
     # The VIP is here for the first 0.5 s (the peer takes over), gone afterwards.
     def addresses():
         seen.append((clock(), helper.read_value(str(tmp_path / "haproxy.track"))))

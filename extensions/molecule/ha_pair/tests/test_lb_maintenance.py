@@ -101,7 +101,10 @@ def test_rolling_maintenance_loses_no_request():
     MEASURES["lb_maintenance_requests"] = len(records)
     MEASURES["lb_maintenance_failed"] = len(failures)
     MEASURES["lb_maintenance_longest_stall_s"] = round(stall, 2)
-    say(f"lb_maintenance (both members) under load: {took:.1f} s, {len(records)} requests through the VIP, {len(failures)} failed, longest wait for one request {stall:.2f} s")
+    say(
+        f"lb_maintenance (both members) under load: {took:.1f} s, {len(records)} requests through the VIP,"
+        f" {len(failures)} failed, longest wait for one request {stall:.2f} s"
+    )
     say("  " + "\n  ".join(report_lines(out, "maintained and back")))
     say_failures(failures, t0)
     assert failures == []
@@ -231,7 +234,10 @@ def test_fault_mark_moves_the_vip_at_once():
     MEASURES["fault_failed_window_s"] = round(window, 2)
     MEASURES["fault_longest_stall_s"] = round(stall, 2)
     MEASURES["fault_vip_back_s"] = round(back, 2) if back is not None else None
-    say(f"FAULT mark on {PRIMARY}: VIP on {BACKUP} after {moved:.2f} s; {len(records)} requests, {len(failures)} failed (window {window:.2f} s), longest wait {stall:.2f} s; back after {back} s")
+    say(
+        f"FAULT mark on {PRIMARY}: VIP on {BACKUP} after {moved:.2f} s; {len(records)} requests, {len(failures)} failed"
+        f" (window {window:.2f} s), longest wait {stall:.2f} s; back after {back} s"
+    )
     say_failures(failures, t0)
     assert moved <= 1.5 and window <= 1.0 and back is not None
     assert marks() == {s: ("0", "0") for s in MEMBERS}
