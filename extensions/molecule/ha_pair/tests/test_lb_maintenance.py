@@ -212,10 +212,11 @@ def test_stop_haproxy_on_the_master_hands_over():
     MEASURES["stop_haproxy_failed_window_s"] = round(window, 2)
     MEASURES["stop_haproxy_longest_stall_s"] = round(stall, 2)
     MEASURES["stop_haproxy_vip_back_s"] = round(back, 2) if back is not None else None
+    back_s = MEASURES["stop_haproxy_vip_back_s"]
     say(
         f"systemctl stop haproxy on {PRIMARY}: VIP on {BACKUP} {moved:.2f} s after the command started (it returns once the VIP has left);"
         f" {len(records)} requests, {len(failures)} failed (window {window:.2f} s), longest wait {stall:.2f} s;"
-        f" VIP back {back} s after systemctl start"
+        f" VIP back {back_s} s after systemctl start"
     )
     say_failures(failures, t0)
     assert back is not None
@@ -236,7 +237,7 @@ def test_fault_mark_moves_the_vip_at_once():
     MEASURES["fault_vip_back_s"] = round(back, 2) if back is not None else None
     say(
         f"FAULT mark on {PRIMARY}: VIP on {BACKUP} after {moved:.2f} s; {len(records)} requests, {len(failures)} failed"
-        f" (window {window:.2f} s), longest wait {stall:.2f} s; back after {back} s"
+        f" (window {window:.2f} s), longest wait {stall:.2f} s; back after {back if back is None else round(back, 2)} s"
     )
     say_failures(failures, t0)
     assert moved <= 1.5 and window <= 1.0 and back is not None
