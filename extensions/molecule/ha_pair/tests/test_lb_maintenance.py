@@ -6,6 +6,7 @@ to the VIP in bounded loops (interval 0.05 s); the figures land in MEASURES.
 """
 
 import os
+import subprocess
 import tempfile
 import time
 
@@ -13,6 +14,7 @@ from halab import (
     BACKUP,
     HOSTS,
     MEASURES,
+    PLATFORMS,
     PREEMPT,
     PRIMARY,
     RequestLoop,
@@ -242,3 +244,77 @@ def test_fault_mark_moves_the_vip_at_once():
     say_failures(failures, t0)
     assert moved <= 1.5 and window <= 1.0 and back is not None
     assert marks() == {s: ("0", "0") for s in MEMBERS}
+
+
+def test_crash_of_haproxy_on_the_master():
+    """SIGKILL to every HAProxy process of the master: systemd restarts the unit at once
+    (Debian's Restart=always), so the helper leaves the track file at 0 (no hand-over); the
+    VIP moves only if a check of the tracker script falls into the restart gap."""
+    loop = RequestLoop(80, interval=0.05, max_seconds=40, max_requests=800)
+    loop.start()
+    time.sleep(1.0)
+    t0 = time.monotonic()
+    HOSTS[PRIMARY].run_test("systemctl kill -s KILL haproxy.service")
+    moved = wait_for(lambda: has_vip(BACKUP), 3, step=0.05)
+    restarted = wait_for(healthy_and_listening, 20, step=0.1)
+    time.sleep(1.0)
+    records = loop.finish()
+    failures = loop.failures
+    window = failures[-1][0] - failures[0][0] if failures else 0.0
+    assert restarted is not None, "haproxy did not come back"
+    assert wait_for(lambda: has_vip(PRIMARY) and not has_vip(BACKUP), 20) is not None
+    assert wait_for(lambda: marks()[PRIMARY] == ("0", "0"), 5) is not None, marks()
+    MEASURES["crash_vip_moved"] = moved is not None
+    MEASURES["crash_failed"] = len(failures)
+    MEASURES["crash_failed_window_s"] = round(window, 2)
+    MEASURES["crash_restarted_s"] = round(time.monotonic() - t0 if restarted is None else restarted, 2)
+    say(
+        f"SIGKILL to haproxy on {PRIMARY}: systemd restarted it ({MEASURES['crash_restarted_s']} s until it answered again),"
+        f" VIP {'moved to ' + BACKUP if moved is not None else 'stayed'}; {len(records)} requests, {len(failures)} failed (window {window:.2f} s)"
+    )
+    say_failures(failures, t0)
+
+
+def healthy_and_listening():
+    return healthy(PRIMARY) and HOSTS[PRIMARY].run("ss -Hltn 'sport = :80' | grep -q LISTEN").rc == 0
+
+
+def test_master_container_stops():
+    """podman stop of the master: at shutdown HAProxy stops first (After=keepalived.service)
+    and hands the VIP over while keepalived still runs; then the container starts again, its
+    HAProxy track file starts at FAULT (/run is new) until HAProxy has started, and the VIP
+    comes back (preempt)."""
+    name = PLATFORMS[PRIMARY]["name"]
+    loop = RequestLoop(80, interval=0.05, max_seconds=60, max_requests=1200)
+    loop.start()
+    time.sleep(1.0)
+    t0 = time.monotonic()
+    stop = subprocess.Popen(["podman", "stop", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        moved = wait_for(lambda: has_vip(BACKUP), 15, step=0.05)
+        moved = time.monotonic() - t0 if moved is not None else None
+    finally:
+        stop.wait(timeout=60)
+    stopped = time.monotonic() - t0
+    time.sleep(2.0)
+    records = loop.finish()
+    failures = loop.failures
+    window = failures[-1][0] - failures[0][0] if failures else 0.0
+    t1 = time.monotonic()
+    subprocess.run(["podman", "start", name], stdout=subprocess.DEVNULL, check=True, timeout=60)
+    back = wait_for(lambda: has_vip(PRIMARY) and not has_vip(BACKUP) and healthy(PRIMARY), 60, step=0.2)
+    back = time.monotonic() - t1 if back is not None else None
+    MEASURES["container_stop_vip_moved_s"] = round(moved, 2) if moved is not None else None
+    MEASURES["container_stop_failed"] = len(failures)
+    MEASURES["container_stop_failed_window_s"] = round(window, 2)
+    MEASURES["container_stop_s"] = round(stopped, 2)
+    MEASURES["container_start_vip_back_s"] = round(back, 2) if back is not None else None
+    say(
+        f"podman stop {name}: VIP on {BACKUP} after {MEASURES['container_stop_vip_moved_s']} s (podman stop took {stopped:.2f} s);"
+        f" {len(records)} requests, {len(failures)} failed (window {window:.2f} s); VIP back {MEASURES['container_start_vip_back_s']} s after podman start"
+    )
+    say_failures(failures, t0)
+    assert moved is not None and back is not None
+    assert window <= 1.0
+    assert marks() == {s: ("0", "0") for s in MEMBERS}
+    assert [get(80) for _attempt in range(3)] == [(True, "web1")] * 3
