@@ -75,6 +75,22 @@ def test_derived_values(host):
     assert "auth_type PASS" in tracked
 
 
+def test_track_files_and_haproxy_dropin(host):
+    """Both track files exist with 0 (HAProxy runs, no maintenance), every tracked instance
+    reads them, and the HAProxy unit's drop-in hands over the preempting VIP only."""
+    assert host.file("/run/lbops-keepalived-haproxy.track").content_string.strip() == "0"
+    assert host.file("/var/lib/keepalived/lbops-maintenance.track").content_string.strip() == "0"
+    conf = host.file(CONF).content_string
+    assert "track_file lbops_haproxy {" in conf and "init_file -254" in conf
+    assert conf.count("        lbops_maintenance\n") == 2  # both instances
+    dropin = host.file("/etc/systemd/system/haproxy.service.d/lbops-keepalived.conf").content_string
+    assert "After=keepalived.service" in dropin
+    stop = [line for line in dropin.splitlines() if line.startswith("ExecStop=")]
+    assert len(stop) == 1 and f"--vip {VIP}" in stop[0] and STICKY not in stop[0], stop
+    assert not any(line.strip() in ("ExecStop=", "ExecStopPost=", "ExecStartPost=", "ExecStartPre=") for line in dropin.splitlines())
+    assert "lbops-keepalived-track" in host.check_output("systemctl show -p ExecStartPost haproxy.service")
+
+
 def test_nonlocal_bind(host):
     assert host.sysctl("net.ipv4.ip_nonlocal_bind") == 1
     # HAProxy listens on the VIP on both members, including the one without it.
