@@ -28,7 +28,7 @@ PREEMPT = not LB_VARS.get("keepalived_nopreempt", False)
 PEERS_SECTION = LB_VARS["haproxy_peers_section"]
 PRIMARY, BACKUP = "lb1", "lb2"
 SOCKET = "/run/haproxy/admin.sock"
-SWITCH_LIMIT = 5.0  # seconds the issue allows for the VIP to move
+SWITCH_LIMIT = 1.5  # seconds the issue allows for the VIP to move
 
 HOSTS = {short: testinfra.get_host(f"podman://{p['name']}") for short, p in PLATFORMS.items()}
 MEASURES = {}
