@@ -13,6 +13,11 @@ and run by its systemd drop-in for the haproxy unit (as root):
            `load-server-state-from-file global` in defaults).
   prepare  (ExecStartPre) reconciles an existing state file with the configuration
            on disk before HAProxy loads it.
+  reapply  sets again, through the admin socket, the runtime addresses HAProxy does
+           not restore from the file (servers configured with an IP address): with
+           --record-worker (ExecReload, before USR2) it notes the running worker's
+           PID; then (ExecReload after USR2, and ExecStartPost) it waits for a new
+           worker and sends `set server <b>/<s> addr <a> port <p>`, and checks them.
 
 HAProxy applies the saved srv_port over the configured port, and the saved srv_addr
 over a configured host name (for a server configured with an IP address it keeps the
@@ -44,6 +49,7 @@ STATE_COMMAND = "show servers state"
 STATE_VERSION = "1"
 REQUIRED_COLUMNS = ("be_name", "srv_name", "srv_addr", "srv_port")
 SNAPSHOT_SUFFIX = ".config.json"
+REAPPLY_SUFFIX = ".addresses.json"
 SNAPSHOT_VERSION = 1
 DEFAULT_TIMEOUT = 10.0
 # Section keywords of haproxy.cfg (a line starting with one opens a section).
@@ -366,6 +372,111 @@ def reconcile(columns, rows, configured, snapshot):
     return out, changes, dropped
 
 
+def runtime_addresses(columns, rows, configured):
+    """The servers configured with an IP address whose saved address differs from it:
+    HAProxy restores their saved port from the state file but not their address, so
+    ``reapply`` sets it again once the new worker runs. Run on reconciled rows: a server
+    whose configured address changed already carries the configured one and is left out.
+    Returns [{backend, server, address, port}] (port None when the state has none)."""
+    i_be, i_srv = columns.index("be_name"), columns.index("srv_name")
+    i_addr, i_port = columns.index("srv_addr"), columns.index("srv_port")
+    out = []
+    for row in rows:
+        be, srv = row[i_be], row[i_srv]
+        new = configured.get(be, {}).get(srv)
+        if new is None or not _is_ip(new[0]) or not _is_ip(row[i_addr]):
+            continue
+        if normalize_addr(row[i_addr]) == normalize_addr(new[0]):
+            continue
+        port = row[i_port] if row[i_port].isdigit() and row[i_port] != "0" else None
+        out.append({"backend": be, "server": srv, "address": row[i_addr], "port": port})
+    return out
+
+
+def write_addresses(state_file, entries):
+    """The runtime addresses ``reapply`` will set (the file is removed when there are none)."""
+    path = state_file + REAPPLY_SUFFIX
+    if entries:
+        write_atomic(path, json.dumps({"version": 1, "servers": entries, "worker": None}, indent=1, sort_keys=True) + "\n")
+    else:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+def load_addresses(state_file):
+    """The data of the addresses file, or None when there is none. A file that cannot
+    be read is an error: it holds an operator's runtime addresses."""
+    path = state_file + REAPPLY_SUFFIX
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise StateError("cannot read %s: %s" % (path, exc))
+    if not isinstance(data, dict) or not isinstance(data.get("servers"), list):
+        raise StateError("%s is not a list of runtime addresses" % path)
+    return data
+
+
+def _worker_pid(text):
+    for line in text.splitlines():
+        if line.startswith("Pid:"):
+            return line.split(":", 1)[1].strip()
+    raise StateError("no Pid in the reply to 'show info'")
+
+
+def _set_server_command(entry):
+    command = "set server %s/%s addr %s" % (entry["backend"], entry["server"], entry["address"])
+    if entry.get("port"):
+        command += " port %s" % entry["port"]
+    return command
+
+
+def reapply(socket_address, state_file, timeout=DEFAULT_TIMEOUT, record_worker=False, poll=0.1):
+    """Record the running worker (``record_worker``), or wait for a worker other than
+    the recorded one, set the runtime addresses and check them. Returns the number
+    of servers set (0 when there is nothing to do)."""
+    data = load_addresses(state_file)
+    if not data or not data["servers"]:
+        return 0
+    if record_worker:
+        data["worker"] = _worker_pid(query(socket_address, "show info", timeout))
+        write_atomic(state_file + REAPPLY_SUFFIX, json.dumps(data, indent=1, sort_keys=True) + "\n")
+        return 0
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            pid = _worker_pid(query(socket_address, "show info", max(0.5, deadline - time.monotonic())))
+            if data.get("worker") is None or pid != data["worker"]:
+                break
+            last = "the worker %s that ran before the reload still answers" % pid
+        except StateError as exc:
+            last = str(exc)
+        if time.monotonic() + poll > deadline:
+            raise StateError("no new worker within %.1f s (%s): runtime addresses not set again" % (timeout, last))
+        time.sleep(poll)
+    for entry in data["servers"]:
+        reply = query(socket_address, _set_server_command(entry), max(0.5, deadline - time.monotonic())).strip()
+        if reply and not reply.startswith(("IP changed", "no need to change")):
+            raise StateError("%s: %s" % (_set_server_command(entry), reply.splitlines()[0]))
+    columns, rows = parse_state(query(socket_address, STATE_COMMAND, max(0.5, deadline - time.monotonic())))
+    i_be, i_srv = columns.index("be_name"), columns.index("srv_name")
+    i_addr, i_port = columns.index("srv_addr"), columns.index("srv_port")
+    now = dict(((r[i_be], r[i_srv]), (r[i_addr], r[i_port])) for r in rows)
+    for entry in data["servers"]:
+        got = now.get((entry["backend"], entry["server"]))
+        want_port = entry.get("port") or (got[1] if got else None)
+        if got is None or normalize_addr(got[0]) != normalize_addr(entry["address"]) or got[1] != want_port:
+            raise StateError("%s/%s is at %s after setting %s:%s" % (entry["backend"], entry["server"], got, entry["address"], want_port))
+        log("runtime address of %s/%s set again: %s%s" % (entry["backend"], entry["server"], entry["address"],
+                                                           (":" + entry["port"]) if entry.get("port") else ""))
+    return len(data["servers"])
+
+
 def write_atomic(path, text, mode=0o600):
     """Replace ``path`` with ``text``: a temporary file in the same directory,
     fsync, rename, fsync of the directory. ``mode`` root-only by default."""
@@ -472,6 +583,7 @@ def save(socket_address, state_file, configs, timeout=DEFAULT_TIMEOUT, at_stop=F
     rows, changes, dropped = reconcile(columns, rows, configured, snapshot)
     _report(changes, dropped)
     write_atomic(state_file, format_state(columns, rows))
+    write_addresses(state_file, runtime_addresses(columns, rows, configured))
     write_atomic(snapshot_file, snapshot_text(configured, sockets))
     return len(rows)
 
@@ -503,6 +615,7 @@ def prepare(state_file, configs):
             _report(changes, dropped)
             if changes or dropped:
                 write_atomic(state_file, format_state(columns, rows))
+            write_addresses(state_file, runtime_addresses(columns, rows, configured))
             kept = len(rows)
     write_atomic(state_file + SNAPSHOT_SUFFIX, snapshot_text(configured, sockets))
     return kept
@@ -513,6 +626,11 @@ def build_parser():
         prog="lbops-haproxy-state",
         description="Save HAProxy's runtime server state before a reload or stop; reconcile it before a start.")
     sub = parser.add_subparsers(dest="command")
+    p = sub.add_parser("reapply")
+    p.add_argument("--state-file", required=True, help="the file of server-state-file")
+    p.add_argument("--socket", required=True, help="the admin socket (Unix path, or host:port)")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds to wait for the new worker and its answers")
+    p.add_argument("--record-worker", action="store_true", help="note the running worker (before the reload signal)")
     for name in ("save", "prepare"):
         p = sub.add_parser(name)
         p.add_argument("--state-file", required=True, help="the file of server-state-file")
@@ -532,7 +650,9 @@ def main(argv=None):
         build_parser().print_usage(sys.stderr)
         return 2
     try:
-        if args.command == "save":
+        if args.command == "reapply":
+            reapply(args.socket, args.state_file, args.timeout, args.record_worker)
+        elif args.command == "save":
             n = save(args.socket, args.state_file, args.config, args.timeout, args.at_stop)
             if n is not None:
                 log("saved the state of %d servers to %s" % (n, args.state_file))

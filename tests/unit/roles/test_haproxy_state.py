@@ -488,3 +488,159 @@ def test_save_falls_back_to_the_socket_of_the_running_configuration(tmp_path, fi
     finally:
         fake.close()
     assert fake.received == b"show servers state\n"
+
+
+# --- runtime addresses of servers configured with an IP address ------------------------------------
+
+
+class FakeCLI:
+    """A Unix socket answering every connection: ``answer(command)`` gives the reply."""
+
+    def __init__(self, path, answer):
+        self.path, self.answer, self.commands = path, answer, []
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(path)
+        self.srv.listen(8)
+        self.srv.settimeout(0.2)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.stop.is_set():
+            try:
+                conn, _addr = self.srv.accept()
+            except OSError:
+                continue
+            with conn:
+                data = b""
+                while not data.endswith(b"\n"):
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                command = data.decode().strip()
+                self.commands.append(command)
+                conn.sendall(self.answer(command).encode())
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        self.srv.close()
+        os.unlink(self.path)
+
+
+def test_runtime_addresses_of_ip_servers_whose_configuration_did_not_change():
+    columns, rows = st.parse_state(REPLY)
+    configured = st.parse_config(CONFIG)
+    # be.one/s-2 runs at 127.0.0.2:18090, configured 127.0.0.1:18082, l6/v6 at ::2, configured ::1
+    # (IP addresses): to set again. be.one/s1 runs at its configured address: nothing to do.
+    assert st.runtime_addresses(columns, rows, configured) == [
+        {"backend": "be.one", "server": "s-2", "address": "127.0.0.2", "port": "18090"},
+        {"backend": "l6", "server": "v6", "address": "::2", "port": "18085"},
+    ]
+    # After a reconcile where the configuration of s-2 changed, its line has the configured address.
+    changed = st.parse_config(CONFIG.replace("127.0.0.1:18082", "127.0.0.1:18083"))
+    rows2, _changes, _dropped = st.reconcile(columns, rows, changed, SNAPSHOT)
+    assert [e["server"] for e in st.runtime_addresses(columns, rows2, changed)] == ["v6"]
+    # A server configured with a host name is HAProxy's business (it restores those itself).
+    by_name = st.parse_config(CONFIG.replace("127.0.0.1:18082", "app.internal:18082"))
+    assert [e["server"] for e in st.runtime_addresses(columns, rows, by_name)] == ["v6"]
+
+
+def test_save_and_prepare_write_the_addresses_file(sock_path, files):
+    cfg, state = files
+    Path(str(state) + st.SNAPSHOT_SUFFIX).write_text(st.snapshot_text(SNAPSHOT))
+    fake = FakeSocket(sock_path, REPLY)
+    try:
+        st.save(sock_path, str(state), [str(cfg)], timeout=5)
+    finally:
+        fake.close()
+    data = st.load_addresses(str(state))
+    assert [(e["server"], e["address"], e["port"]) for e in data["servers"]] == [("s-2", "127.0.0.2", "18090"), ("v6", "::2", "18085")]
+    assert stat.S_IMODE(Path(str(state) + st.REAPPLY_SUFFIX).stat().st_mode) == 0o600
+    # The configuration of both changes while HAProxy is stopped: the start sets neither again.
+    cfg.write_text(CONFIG.replace("127.0.0.1:18082", "127.0.0.1:18083").replace("::1:18085", "::1:18086"))
+    st.prepare(str(state), [str(cfg)])
+    assert st.load_addresses(str(state)) is None
+
+
+def _state_reply(addr, port):
+    return REPLY.replace("127.0.0.2 2 0 5 1 2 1 0 2 0 0 0 0 - 18090", "%s 2 0 5 1 2 1 0 2 0 0 0 0 - %s" % (addr, port))
+
+
+def test_reapply_waits_for_the_new_worker_then_sets_and_checks(sock_path, files):
+    _cfg, state = files
+    st.write_addresses(str(state), [{"backend": "be.one", "server": "s-2", "address": "127.0.0.2", "port": "18090"}])
+    worker = {"pid": "100", "infos": 0, "addr": ("127.0.0.1", "18090")}
+
+    def answer(command):
+        if command == "show info":
+            worker["infos"] += 1
+            if worker["infos"] == 3:
+                worker["pid"] = "200"  # the new worker answers from the third ask on
+            return "Name: HAProxy\nPid: %s\n\n" % worker["pid"]
+        if command.startswith("set server be.one/s-2 addr "):
+            assert worker["pid"] == "200", "set before the new worker ran"
+            worker["addr"] = ("127.0.0.2", "18090")
+            return "IP changed from '127.0.0.1' to '127.0.0.2', no need to change the port by 'stats socket command'\n\n"
+        if command == "show servers state":
+            return _state_reply(*worker["addr"])
+        return "Unknown command.\n\n"
+
+    fake = FakeCLI(sock_path, answer)
+    try:
+        assert st.reapply(sock_path, str(state), timeout=5, record_worker=True) == 0
+        assert st.load_addresses(str(state))["worker"] == "100"
+        assert st.reapply(sock_path, str(state), timeout=5, poll=0.01) == 1
+    finally:
+        fake.close()
+    assert fake.commands == ["show info", "show info", "show info", "set server be.one/s-2 addr 127.0.0.2 port 18090", "show servers state"]
+
+
+def test_reapply_fails_loudly(sock_path, files):
+    _cfg, state = files
+    assert st.reapply(sock_path, str(state), timeout=1) == 0  # nothing recorded: nothing to do, no connection
+    st.write_addresses(str(state), [{"backend": "be.one", "server": "s-2", "address": "127.0.0.2", "port": "18090"}])
+    data = st.load_addresses(str(state))
+    data["worker"] = "100"
+    Path(str(state) + st.REAPPLY_SUFFIX).write_text(json.dumps(data))
+
+    def old_worker(command):
+        return "Pid: 100\n\n" if command == "show info" else "\n"
+
+    fake = FakeCLI(sock_path, old_worker)
+    try:
+        with pytest.raises(st.StateError, match="no new worker within 0.5 s .the worker 100 that ran before the reload still answers"):
+            st.reapply(sock_path, str(state), timeout=0.5, poll=0.05)
+    finally:
+        fake.close()
+
+    def refuses(command):
+        if command == "show info":
+            return "Pid: 200\n\n"
+        return "No such server.\n\n"
+
+    fake = FakeCLI(sock_path, refuses)
+    try:
+        with pytest.raises(st.StateError, match="set server be.one/s-2 addr 127.0.0.2 port 18090: No such server."):
+            st.reapply(sock_path, str(state), timeout=2)
+    finally:
+        fake.close()
+
+    def ignores(command):
+        if command == "show info":
+            return "Pid: 200\n\n"
+        if command.startswith("set server"):
+            return "IP changed from '127.0.0.1' to '127.0.0.2' by 'stats socket command'\n\n"
+        return _state_reply("127.0.0.1", "18090")
+
+    fake = FakeCLI(sock_path, ignores)
+    try:
+        with pytest.raises(st.StateError, match="be.one/s-2 is at"):
+            st.reapply(sock_path, str(state), timeout=2)
+    finally:
+        fake.close()
+    Path(str(state) + st.REAPPLY_SUFFIX).write_text("{broken")
+    with pytest.raises(st.StateError, match="cannot read"):
+        st.reapply(sock_path, str(state), timeout=1)

@@ -236,12 +236,16 @@ def exec_lines(host, prop):
 
 def test_unit_saves_the_state_before_every_reload(host):
     reload = exec_lines(host, "ExecReload")
-    assert [argv[0] for argv in reload] == ["/usr/sbin/haproxy", STATE_TOOL, "/bin/kill"]
-    # The distribution's check (-Ws, the same file, its options), then the save, then USR2.
+    assert [argv[0] for argv in reload] == ["/usr/sbin/haproxy", STATE_TOOL, STATE_TOOL, "/bin/kill", STATE_TOOL]
+    # The distribution's check (-Ws, the same file, its options), then the save, the note of the
+    # running worker, USR2, and the runtime addresses HAProxy does not restore set again.
     assert reload[0] == ["/usr/sbin/haproxy", "-Ws", "-f", "/etc/haproxy/haproxy.cfg", "-c", "$EXTRAOPTS"]
     assert reload[1][1:3] == ["save", "--socket"]
-    assert reload[2] == ["/bin/kill", "-USR2", "$MAINPID"]
+    assert reload[2][1:3] == ["reapply", "--record-worker"]
+    assert reload[3] == ["/bin/kill", "-USR2", "$MAINPID"]
+    assert reload[4][1:3] == ["reapply", "--socket"]
     assert [argv[:3] for argv in exec_lines(host, "ExecStop")] == [[STATE_TOOL, "save", "--at-stop"]]
+    assert [argv[:2] for argv in exec_lines(host, "ExecStartPost")] == [[STATE_TOOL, "reapply"]]
     assert [argv[:2] for argv in exec_lines(host, "ExecStartPre")] == [[STATE_TOOL, "prepare"]]
     dropin = host.file(STATE_DROPIN)
     assert (dropin.user, dropin.group, dropin.mode) == ("root", "root", 0o644)
