@@ -28,8 +28,8 @@ was loaded with is kept next to the state file (<state file>.config.json). A
 server whose configured address or port differs between that snapshot and the
 configuration now on disk gets the configured values in the state file; its admin
 state and weights are kept. A server whose configuration did not change keeps its
-runtime address and port (`set server addr` survives a reload as far as HAProxy
-restores it). The snapshot also lists the runtime sockets of that configuration,
+runtime address and port (`set server addr` survives a reload: HAProxy restores it for
+a server configured by name, `reapply` for one configured with an IP address). The snapshot also lists the runtime sockets of that configuration,
 tried when the admin socket given is not there (its path changed on disk).
 
 Python 3.6+, standard library only.
