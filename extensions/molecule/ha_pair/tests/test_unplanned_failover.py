@@ -27,8 +27,9 @@ def measure(case, event, settle=4.0):
     loop.start()
     time.sleep(1.0)
     t0 = time.monotonic()
-    event()
+    event()  # may return only once the unit has stopped: the VIP move is timed from t0
     moved = wait_for(lambda: has_vip(BACKUP), 10, step=0.05)
+    moved = time.monotonic() - t0 if moved is not None else None
     time.sleep(settle)
     records = loop.finish()
     failures = loop.failures
