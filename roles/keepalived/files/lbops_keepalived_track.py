@@ -13,8 +13,9 @@ instances in FAULT (the VIP is released at once).
               MAINPID the main process is already gone (crash): nothing is written here,
               stop-post decides.
   stop-post   ExecStopPost: FAULT, unless the file is already marked, or the main process
-              ended on its own and the unit's Restart= setting makes systemd start it again
-              right away (then the tracker script is the backstop if the start fails).
+              was killed or crashed (signal, core dump, watchdog) and the unit's Restart=
+              setting makes systemd start it again right away. A failed start (an exit code)
+              is FAULT even under Restart=always.
   start-post  ExecStartPost: 0 (HAProxy is up).
   set VALUE   writes VALUE (an integer).
 
@@ -36,6 +37,8 @@ POLL = 0.05
 
 # systemd.service(5), Restart=: which $SERVICE_RESULT values lead to a restart.
 _ABNORMAL = ("signal", "core-dump", "watchdog", "timeout")
+# Results of a running process that crashed (rather than failed to start or exited on its own).
+_CRASHES = ("signal", "core-dump", "watchdog")
 _RESTART_ON = {
     "no": (),
     "always": None,  # every result
@@ -145,7 +148,11 @@ def do_stop_post(args, env, policy_of=unit_restart_policy):
     if read_value(args.file) != 0:
         return "kept"
     result = env.get("SERVICE_RESULT", "")
-    if args.unit and restart_follows(result, policy_of(args.unit)):
+    # Only a running HAProxy killed or crashed (a signal, a core dump, the watchdog) is left to a
+    # restart: that one comes back within a fraction of a second. An exit code (a start that
+    # failed, a configuration HAProxy refused) means FAULT now, whatever Restart= says: the next
+    # attempt is likely to fail the same way, and a successful start writes 0 again.
+    if args.unit and result in _CRASHES and restart_follows(result, policy_of(args.unit)):
         log("main process ended (%s); systemd restarts %s: not marked" % (result, args.unit))
         return "restart"
     write_value(args.file, FAULT)

@@ -129,6 +129,12 @@ def test_stop_post(tmp_path):
     # A crash without a restart, or a start that failed without one: FAULT.
     assert helper.do_stop_post(args, {"SERVICE_RESULT": "exit-code"}, lambda unit: "no") == "fault"
     assert helper.read_value(path) == helper.FAULT
+    # A start that failed (an exit code) is FAULT even when systemd will try again.
+    helper.write_value(path, 0)
+    assert helper.do_stop_post(args, {"SERVICE_RESULT": "exit-code"}, lambda unit: "always") == "fault"
+    assert helper.read_value(path) == helper.FAULT
+    helper.write_value(path, 0)
+    assert helper.do_stop_post(args, {"SERVICE_RESULT": "core-dump"}, lambda unit: "on-failure") == "restart"
 
 
 def test_main_start_post_and_set(tmp_path):
