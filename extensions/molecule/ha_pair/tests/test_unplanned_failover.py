@@ -20,12 +20,15 @@ CONTAINER = HOSTVARS[PRIMARY]["ansible_host"]
 CONFIG = "/etc/haproxy/haproxy.cfg"
 
 
-def measure(case, event, settle=4.0):
-    """Run event() under a request loop; record and return (vip_moved_s, failed_window_s, failed, total)."""
+def measure(case, event, settle=4.0, prepare=None):
+    """Run event() under a request loop (prepare() first, untimed); record and return
+    (vip_moved_s, failed_window_s, failures, records after the switch)."""
     assert wait_for(lambda: has_vip(PRIMARY) and not has_vip(BACKUP), 30) is not None, "the VIP is not on the primary before the case"
     loop = RequestLoop(80, interval=0.05, max_seconds=60, max_requests=1200)
     loop.start()
     time.sleep(1.0)
+    if prepare is not None:
+        prepare()
     t0 = time.monotonic()
     event()  # may return only once the unit has stopped: the VIP move is timed from t0
     moved = wait_for(lambda: has_vip(BACKUP), 10, step=0.05)
@@ -80,8 +83,10 @@ def test_haproxy_failing_on_the_master():
     """HAProxy dies (SIGKILL) and cannot start again: its configuration is broken."""
     HOSTS[PRIMARY].run_test(f"cp -p {CONFIG} {CONFIG}.lbops-test")
 
-    def fail():
+    def break_config():  # the running HAProxy does not read it again until it restarts
         HOSTS[PRIMARY].run_test(f"echo 'this-is-not-a-keyword' >> {CONFIG}")
+
+    def fail():
         HOSTS[PRIMARY].run_test("systemctl kill -s KILL haproxy")
 
     def repair():
@@ -89,7 +94,7 @@ def test_haproxy_failing_on_the_master():
         HOSTS[PRIMARY].run_test("systemctl reset-failed haproxy; systemctl start haproxy")
 
     try:
-        result = measure("haproxy_failing", fail)
+        result = measure("haproxy_failing", fail, prepare=break_config)
         assert HOSTS[PRIMARY].run("systemctl is-active haproxy").stdout.strip() != "active", "HAProxy started with a broken configuration"
         check(*result)
     finally:
