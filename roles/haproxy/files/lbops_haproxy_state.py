@@ -472,8 +472,8 @@ def reapply(socket_address, state_file, timeout=DEFAULT_TIMEOUT, record_worker=F
         want_port = entry.get("port") or (got[1] if got else None)
         if got is None or normalize_addr(got[0]) != normalize_addr(entry["address"]) or got[1] != want_port:
             raise StateError("%s/%s is at %s after setting %s:%s" % (entry["backend"], entry["server"], got, entry["address"], want_port))
-        log("runtime address of %s/%s set again: %s%s" % (entry["backend"], entry["server"], entry["address"],
-                                                           (":" + entry["port"]) if entry.get("port") else ""))
+        where = entry["address"] + ((":" + entry["port"]) if entry.get("port") else "")
+        log("runtime address of %s/%s set again: %s" % (entry["backend"], entry["server"], where))
     return len(data["servers"])
 
 
