@@ -156,3 +156,34 @@ def say_failures(failures, t0):
 def report_lines(output, marker):
     """Lines of the debug report whose text holds marker."""
     return [line.strip().strip('",') for line in output.splitlines() if marker in line]
+
+
+class VipWatch:
+    """Notes the moment the VIP is added on a member, from `ip -o -4 monitor address` run in
+    its container (the kernel's own event, read as it comes): a poll through `podman exec`
+    costs 0.2-0.6 s a round on a loaded machine, too coarse for a 1.5 s bound.
+    ``added_at`` is None until the event is seen."""
+
+    def __init__(self, short):
+        self.added_at = None
+        self.proc = subprocess.Popen(
+            ["podman", "exec", PLATFORMS[short]["name"], "ip", "-o", "-4", "monitor", "address"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            if self.added_at is None and f" {VIP}/" in line and not line.startswith("Deleted"):
+                self.added_at = time.monotonic()
+
+    def close(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.thread.join(timeout=5)

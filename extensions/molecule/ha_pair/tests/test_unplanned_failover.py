@@ -12,7 +12,7 @@ import subprocess
 import threading
 import time
 
-from halab import BACKUP, HOSTS, HOSTVARS, MEASURES, PREEMPT, PRIMARY, RequestLoop, get, has_vip, say, say_failures, wait_for
+from halab import BACKUP, HOSTS, HOSTVARS, MEASURES, PREEMPT, PRIMARY, RequestLoop, VipWatch, get, has_vip, say, say_failures, wait_for
 
 VIP_MOVE_LIMIT = 1.5  # seconds from the event until the backup holds the VIP
 FAILED_WINDOW_LIMIT = 1.0  # seconds from the first failed request to the last
@@ -26,25 +26,33 @@ def measure(case, event, settle=4.0, prepare=None):
     assert wait_for(lambda: has_vip(PRIMARY) and not has_vip(BACKUP), 30) is not None, "the VIP is not on the primary before the case"
     loop = RequestLoop(80, interval=0.05, max_seconds=60, max_requests=1200)
     loop.start()
+    watch = VipWatch(BACKUP)  # subscribed during the second below
     time.sleep(1.0)
     if prepare is not None:
         prepare()
     t0 = time.monotonic()
-    event()  # may return only once the unit has stopped: the VIP move is timed from t0
-    moved = wait_for(lambda: has_vip(BACKUP), 10, step=0.05)
-    moved = time.monotonic() - t0 if moved is not None else None
+    try:
+        event()  # may return only once the unit has stopped: the VIP move is timed from t0
+        polled = wait_for(lambda: has_vip(BACKUP), 10, step=0.05)
+        polled = time.monotonic() - t0 if polled is not None else None
+    finally:
+        watch.close()
+    # The kernel's event on the backup when it saw one, else the poll (later, never earlier).
+    moved = (watch.added_at - t0) if (polled is not None and watch.added_at is not None and watch.added_at >= t0) else polled
     time.sleep(settle)
     records = loop.finish()
     failures = loop.failures
     window = (max(t for t, _ok, _d in failures) - min(t for t, _ok, _d in failures)) if failures else 0.0
     MEASURES[f"unplanned_{case}"] = {
         "vip_moved_s": round(moved, 2) if moved is not None else None,
+        "vip_seen_by_poll_s": round(polled, 2) if polled is not None else None,
         "failed_window_s": round(window, 2),
         "failed": len(failures),
         "requests": len(records),
     }
     say(
-        f"unplanned failover, {case}: VIP on {BACKUP} after {moved if moved is None else round(moved, 2)} s;"
+        f"unplanned failover, {case}: VIP on {BACKUP} after {moved if moved is None else round(moved, 2)} s"
+        f" (seen by a poll after {polled if polled is None else round(polled, 2)} s);"
         f" {len(failures)} of {len(records)} requests failed, over {window:.2f} s"
     )
     say_failures(failures, t0)
