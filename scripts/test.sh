@@ -8,7 +8,9 @@
 #   build                     ansible-galaxy build + install, ansible-doc        (newest line)
 #   integration/<line>/<hap>  ansible-test integration against live HAProxy     (pairs: each line
 #                             once, each HAProxy version once)
-#   molecule/<scenario>/<rel> Molecule in containers of a Debian release         (newest line)
+#   molecule/<scenario>/<rel> Molecule in containers of a Debian release         (newest line; scenarios
+#                             and releases pair up: default on both, ha_pair on trixie,
+#                             keepalived on bookworm)
 #   lab/<release>             the README's main job: lab up (smoke check), down  (newest line)
 #
 # Usage: scripts/test.sh [cell-or-prefix ...]
@@ -41,9 +43,8 @@ CELLS=(
     "integration/2.21/3.2|par|bash scripts/integration.sh --line 2.21 --haproxy 3.2"
     "molecule/default/bookworm|seq|bash scripts/molecule.sh --release bookworm default"
     "molecule/default/trixie|seq|bash scripts/molecule.sh --release trixie default"
-    "molecule/ha_pair/bookworm|seq|bash scripts/molecule.sh --release bookworm ha_pair"
     "molecule/ha_pair/trixie|seq|bash scripts/molecule.sh --release trixie ha_pair"
-    "molecule/keepalived/trixie|seq|bash scripts/molecule.sh --release trixie keepalived"
+    "molecule/keepalived/bookworm|seq|bash scripts/molecule.sh --release bookworm keepalived"
     "lab/trixie|seq|bash scripts/lab.sh up --release trixie; rc=\$?; bash scripts/lab.sh down || rc=1; exit \$rc"
 )
 JOBS="${LBOPS_JOBS:-2}"
