@@ -1,7 +1,7 @@
 # Copyright: lbops.haproxy contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""scripts/changelog_check.py on throwaway git repositories: it fails where a change
+"""scripts/release/changelog_check.py on throwaway git repositories: it fails where a change
 to plugins/ or roles/ has no fragment, whatever the base, and passes otherwise; the
 antsibull-changelog part (where the tool is installed) fails on a bad fragment and
 on a CHANGELOG.md that drifted from the generated one."""
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "changelog_check.py"
+SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "release" / "changelog_check.py"
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
     "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",

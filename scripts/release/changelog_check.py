@@ -19,7 +19,7 @@ The base, what the tree is compared with:
 - with no release recorded, the previous commit (HEAD~1).
 The tree is the working tree: committed, staged, unstaged and untracked files count.
 
-Usage: python3 scripts/changelog_check.py [--repo DIR] [--fragments-only]
+Usage: python3 scripts/release/changelog_check.py [--repo DIR] [--fragments-only]
 Exit status 0 when every check passed, 1 otherwise.
 """
 
