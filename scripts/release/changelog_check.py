@@ -141,7 +141,7 @@ def check_antsibull(repo):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--repo", default=".", help="the repository (default: the current directory)")
     parser.add_argument("--fragments-only", action="store_true", help="only the fragment check (no antsibull-changelog)")
     args = parser.parse_args(argv)
