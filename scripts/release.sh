@@ -59,9 +59,12 @@ case "$action" in
         fi
         log "antsibull-changelog release $version"
         antsibull-changelog release --reload-plugins --version "$version"
+        # Staged, so that git's view of the tree (the tarball's source) no longer lists the
+        # fragments the release removed.
+        git add -A changelogs CHANGELOG.md
         # The fragments were removed: the check's base is this release from its commit on.
         LBOPS_CHANGELOG_BASE="${LBOPS_CHANGELOG_BASE:-HEAD}" check
-        log "released $version in the tree: commit changelogs/ and CHANGELOG.md ('Release $version'), then tag $version"
+        log "released $version in the tree (staged): commit it ('Release $version'), then tag $version"
         ;;
     *) die "usage: scripts/release.sh [check|release]" ;;
 esac
