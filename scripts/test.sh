@@ -6,6 +6,7 @@
 #   sanity/<line>             ruff, yamllint, ansible-test sanity, ansible-lint   (each line)
 #   unit/<line>               pytest                                              (each line)
 #   build                     ansible-galaxy build + install, ansible-doc        (newest line)
+#   release                   changelog check, tarball contents, galaxy-importer (newest line)
 #   integration/<line>/<hap>  ansible-test integration against live HAProxy     (pairs: each line
 #                             once, each HAProxy version once)
 #   molecule/<scenario>/<rel> Molecule in containers of a Debian release         (newest line; scenarios
@@ -35,6 +36,7 @@ CELLS=(
     "unit/2.20|par|bash scripts/unit.sh --line 2.20"
     "unit/2.21|par|bash scripts/unit.sh --line 2.21"
     "build|par|bash scripts/build.sh"
+    "release|par|bash scripts/release.sh"
     "sanity/2.19|par|bash scripts/sanity.sh --line 2.19"
     "sanity/2.20|par|bash scripts/sanity.sh --line 2.20"
     "sanity/2.21|par|bash scripts/sanity.sh --line 2.21"

@@ -4,7 +4,7 @@
 DOCUMENTATION = r"""
 name: ha_vip_holders
 short_description: Say which members of a pair hold each virtual address, and name a split brain
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Joins what M(lbops.haproxy.haproxy_info) found on each member (its RV(lbops.haproxy.haproxy_info#module:virtual_addresses))
     into one verdict per virtual address.
