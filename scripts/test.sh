@@ -6,6 +6,7 @@
 #   sanity/<line>             ruff, yamllint, ansible-test sanity, ansible-lint   (each line)
 #   unit/<line>               pytest                                              (each line)
 #   build                     ansible-galaxy build + install, ansible-doc        (newest line)
+#   docs                      antsibull-docs lint, docsite build, page checks    (newest line)
 #   integration/<line>/<hap>  ansible-test integration against live HAProxy     (pairs: each line
 #                             once, each HAProxy version once)
 #   molecule/<scenario>/<rel> Molecule in containers of a Debian release         (newest line)
@@ -33,6 +34,7 @@ CELLS=(
     "unit/2.20|par|bash scripts/unit.sh --line 2.20"
     "unit/2.21|par|bash scripts/unit.sh --line 2.21"
     "build|par|bash scripts/build.sh"
+    "docs|par|bash scripts/docs.sh"
     "sanity/2.19|par|bash scripts/sanity.sh --line 2.19"
     "sanity/2.20|par|bash scripts/sanity.sh --line 2.20"
     "sanity/2.21|par|bash scripts/sanity.sh --line 2.21"
