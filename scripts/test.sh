@@ -7,6 +7,7 @@
 #   unit/<line>               pytest                                              (each line)
 #   build                     ansible-galaxy build + install, ansible-doc        (newest line)
 #   release                   changelog check, tarball contents, galaxy-importer (newest line)
+#   docs                      antsibull-docs lint, docsite build, page checks    (newest line)
 #   integration/<line>/<hap>  ansible-test integration against live HAProxy     (pairs: each line
 #                             once, each HAProxy version once)
 #   molecule/<scenario>/<rel> Molecule in containers of a Debian release         (newest line; scenarios
@@ -37,6 +38,7 @@ CELLS=(
     "unit/2.21|par|bash scripts/unit.sh --line 2.21"
     "build|par|bash scripts/build.sh"
     "release|par|bash scripts/release.sh"
+    "docs|par|bash scripts/docs.sh"
     "sanity/2.19|par|bash scripts/sanity.sh --line 2.19"
     "sanity/2.20|par|bash scripts/sanity.sh --line 2.20"
     "sanity/2.21|par|bash scripts/sanity.sh --line 2.21"

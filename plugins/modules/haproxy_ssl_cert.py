@@ -31,7 +31,9 @@ options:
   certificate:
     description:
       - The certificate in PEM, the leaf first; intermediate certificates may follow it (the chain).
-      - Without O(private_key), HAProxy keeps the private key it has (a renewal with the same key).
+      - HAProxy replaces the certificate, its chain and its key as one. Without O(private_key) the new certificate
+        has no key, and HAProxy refuses to commit it (the certificate served stays). A renewal with the same key
+        gives that key again.
       - Kept out of logs like the key (C(no_log)), since a private key pasted here by mistake is refused and must not
         reach the module's invocation that Ansible logs.
     type: str
@@ -95,10 +97,11 @@ EXAMPLES = r"""
     persist: true
   no_log: false  # the module never shows the key; keep Ansible's own no_log for the variables if you want
 
-- name: Renew with the same key (HAProxy keeps the key it has)
+- name: Renew with the same key (HAProxy needs the key again)
   lbops.haproxy.haproxy_ssl_cert:
     path: /etc/haproxy/certs/site.pem
     certificate: "{{ renewed_chain }}"
+    private_key: "{{ site_key }}"
 
 - name: A combined PEM, as an ssl crt file holds it
   lbops.haproxy.haproxy_ssl_cert:
