@@ -2,10 +2,15 @@
 # The local lab: an HAProxy + keepalived pair in front of two web servers, in four
 # podman containers on a private podman network, converged with playbooks/site.yml.
 #
-#   bash scripts/lab.sh up [--release bookworm|trixie]
+#   bash scripts/lab.sh up [--release bookworm|trixie] [--no-converge]
 #                                       start (or converge again) the lab, then check it;
 #                                       the containers run that Debian release (default:
-#                                       the one of the lab that is there, else trixie)
+#                                       the one of the lab that is there, else trixie).
+#                                       --no-converge: containers and web servers only, no
+#                                       site.yml and no check (for another controller, such
+#                                       as an execution environment: scripts/ee.sh)
+#   bash scripts/lab.sh check           the checks that end `up`: stats page and backend
+#                                       through the VIP, SSH to every container
 #   bash scripts/lab.sh run PLAYBOOK [ansible-playbook options...]
 #                                       run a playbook against the lab
 #   bash scripts/lab.sh status          the lab's Debian release, its containers, and
@@ -22,6 +27,9 @@
 #   .cache/lab/stats-password   password of the stats user
 #   .cache/lab/extra-vars.yml   lab_stats_password and lab_vrrp_password for Ansible
 #   .cache/lab/netrc            the stats credentials for `curl --netrc-file`
+#   .cache/lab/ssh/             the lab's SSH key (id_ed25519, root's only authorized key in
+#                               the containers) and known_hosts (their host keys, by address),
+#                               for playbooks/lab/inventory-ssh.yml
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -35,6 +43,7 @@ STATE="$REPO/.cache/lab"
 EXTRA_VARS="$STATE/extra-vars.yml"
 PASSWORD_FILE="$STATE/stats-password"
 NETRC="$STATE/netrc"
+SSH_DIR="$STATE/ssh"
 # A copy of the collection that stays after `up`, for running ansible-playbook by hand.
 LAB_COLLECTIONS="$STATE/collections"
 
@@ -96,6 +105,15 @@ ensure_secrets() {
     )
 }
 
+ensure_ssh_key() {
+    mkdir -p "$SSH_DIR"
+    chmod 0700 "$SSH_DIR"
+    if [ ! -s "$SSH_DIR/id_ed25519" ]; then
+        ssh-keygen -q -t ed25519 -N '' -C "lbops-lab@$(hostname)" -f "$SSH_DIR/id_ed25519"
+        log "new SSH key for the lab in $(rel "$SSH_DIR")/id_ed25519"
+    fi
+}
+
 # --- podman -------------------------------------------------------------------------
 # The network and the containers come from playbooks/lab/containers.yml (shared with
 # the Molecule scenario ha_pair).
@@ -153,6 +171,21 @@ vip_holder() {
     done <<<"$HOSTS"
 }
 
+# Every container answers over SSH as root with the lab's key, its host key checked.
+ssh_check() {
+    local name addr out
+    while read -r name _ addr _; do
+        out="$(ssh -n -i "$SSH_DIR/id_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes \
+            -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$SSH_DIR/known_hosts" \
+            -o ConnectTimeout=5 "root@$addr" hostname 2>&1)" || {
+            echo "FAILED: ssh root@$addr ($name) with the lab's key: $out" >&2
+            return 1
+        }
+        [ "$out" = "$name" ] || { echo "FAILED: ssh root@$addr answered hostname '$out' (want $name)" >&2; return 1; }
+    done <<<"$HOSTS"
+    log "  SSH as root with the lab's key and checked host keys: $(awk '{ print $1 }' <<<"$HOSTS" | tr '\n' ' ')"
+}
+
 smoke_check() {
     local i code body ok=0
     log "smoke check through the VIP $LAB_VIP"
@@ -179,6 +212,7 @@ smoke_check() {
         return 1
     fi
     log "  http://$LAB_VIP/ -> web1"
+    ssh_check
 }
 
 print_usage_notes() {
@@ -224,10 +258,16 @@ TXT
 cmd_up() {
     local t0 t1
     t0=$(date +%s)
+    local converge=1 arg
     parse_release_option "$@"
-    [ ${#ARGS[@]} -eq 0 ] || die "unknown argument(s) for up: ${ARGS[*]} (usage: bash scripts/lab.sh up [--release $(release_choices)])"
+    for arg in "${ARGS[@]}"; do
+        case "$arg" in
+            --no-converge) converge=0 ;;
+            *) die "unknown argument for up: $arg (usage: bash scripts/lab.sh up [--release $(release_choices)] [--no-converge])" ;;
+        esac
+    done
     ensure_podman
-    ensure_apt rsync curl python3-venv git
+    ensure_apt rsync curl python3-venv git openssh-client
     choose_release "$RELEASE" "$RELEASE_GIVEN"
     log "lab on Debian $RELEASE ($IMAGE)"
     ensure_venv
@@ -238,11 +278,17 @@ cmd_up() {
     COLLECTIONS_ROOT="$LAB_COLLECTIONS" install_collection
     read_inventory
     ensure_secrets
+    ensure_ssh_key
     cd "$REPO"
     log "ansible-playbook playbooks/lab/containers.yml (network $LAB_NETWORK, $(wc -l <<<"$HOSTS") containers)"
-    LBOPS_RELEASE="$RELEASE" lab_playbook playbooks/lab/containers.yml
+    LBOPS_RELEASE="$RELEASE" LBOPS_LAB_SSH_DIR="$SSH_DIR" lab_playbook playbooks/lab/containers.yml
     log "ansible-playbook playbooks/lab/webservers.yml"
     lab_playbook playbooks/lab/webservers.yml
+    if [ "$converge" -eq 0 ]; then
+        log "lab containers up on Debian $RELEASE in $(($(date +%s) - t0)) s, not converged (--no-converge):" \
+            "site.yml is for another controller (inventory playbooks/lab/inventory-ssh.yml, key $(rel "$SSH_DIR"))"
+        return 0
+    fi
     log "ansible-playbook playbooks/site.yml"
     lab_playbook playbooks/site.yml
     smoke_check
@@ -268,6 +314,15 @@ cmd_run() {
     ensure_venv
     install_collection
     lab_playbook "$pb" "$@"
+}
+
+cmd_check() {
+    ensure_podman
+    ensure_apt curl openssh-client
+    ensure_venv
+    read_inventory
+    [ -s "$NETRC" ] || die "no lab secrets in $(rel "$STATE"): run 'bash scripts/lab.sh up' first"
+    smoke_check
 }
 
 cmd_status() {
@@ -323,6 +378,7 @@ case "${1:-}" in
     up) shift; cmd_up "$@" ;;
     run) shift; cmd_run "$@" ;;
     status) shift; cmd_status ;;
+    check) shift; cmd_check ;;
     down) shift; cmd_down ;;
     -h|--help|help) usage ;;
     *) usage >&2; exit 2 ;;

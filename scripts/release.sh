@@ -36,11 +36,11 @@ check() {
     artifact="$(find "$out" -maxdepth 1 -name 'lbops-haproxy-*.tar.gz' | head -n 1)"
     log "built $(basename "$artifact") ($(du -k "$artifact" | cut -f1) KiB)"
     listing="$(tar -tzf "$artifact")"
-    leaked="$(grep -E '^(\.ci|\.cache|\.venv|\.ansible|scripts|benchmarks|requirements|extensions/molecule|tests/output)/|^(containers\.conf|ruff\.toml|\.yamllint|\.gitignore|changelogs/\.plugin-cache\.yaml|importer_result\.json)$|\.tar\.gz$' \
+    leaked="$(grep -E '^(\.ci|\.cache|\.venv|\.ansible|scripts|benchmarks|requirements|extensions/molecule|tests/output|execution-environment)/|^(containers\.conf|ruff\.toml|\.yamllint|\.gitignore|changelogs/\.plugin-cache\.yaml|importer_result\.json)$|\.tar\.gz$' \
         <<<"$listing" || true)"
     [ -z "$leaked" ] || die "the tarball carries development files (galaxy.yml build_ignore):"$'\n'"$leaked"
     missing=()
-    for p in MANIFEST.json FILES.json README.md LICENSE CHANGELOG.md changelogs/changelog.yaml changelogs/config.yaml meta/runtime.yml; do
+    for p in MANIFEST.json FILES.json README.md LICENSE CHANGELOG.md changelogs/changelog.yaml changelogs/config.yaml meta/runtime.yml meta/execution-environment.yml meta/ee-requirements.txt meta/ee-bindep.txt; do
         grep -qxF "$p" <<<"$listing" || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] || die "the tarball lacks ${missing[*]}"

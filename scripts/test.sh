@@ -13,6 +13,9 @@
 #   molecule/<scenario>/<rel> Molecule in containers of a Debian release         (newest line; scenarios
 #                             and releases pair up: default on both, ha_pair on trixie,
 #                             keepalived on bookworm)
+#   ee/<release>              the execution environment: ansible-builder build, then
+#                             ansible-navigator runs site.yml in it over SSH against the
+#                             lab's pair twice (converges, then changes nothing)  (newest line)
 #   lab/<release>             the README's main job: lab up (smoke check), down  (newest line)
 #
 # Usage: scripts/test.sh [cell-or-prefix ...]
@@ -49,6 +52,7 @@ CELLS=(
     "molecule/default/trixie|seq|bash scripts/molecule.sh --release trixie default"
     "molecule/ha_pair/trixie|seq|bash scripts/molecule.sh --release trixie ha_pair"
     "molecule/keepalived/bookworm|seq|bash scripts/molecule.sh --release bookworm keepalived"
+    "ee/trixie|seq|bash scripts/ee.sh test --release trixie"
     "lab/trixie|seq|bash scripts/lab.sh up --release trixie; rc=\$?; bash scripts/lab.sh down || rc=1; exit \$rc"
 )
 JOBS="${LBOPS_JOBS:-2}"
@@ -84,7 +88,7 @@ prepare() {
         case "${cell%%|*}" in
             sanity/*|unit/*) lines+=("${cell%%|*}") ;;
             integration/*) x="${cell%%|*}"; x="${x#integration/}"; lines+=("${x%%/*}"); haproxies+=("${x#*/}") ;;
-            molecule/*|lab/*) x="${cell%%|*}"; releases+=("${x##*/}") ;;
+            molecule/*|lab/*|ee/*) x="${cell%%|*}"; releases+=("${x##*/}") ;;
         esac
     done
     for x in $(printf '%s\n' "${lines[@]##*/}" | sort -u); do
@@ -192,7 +196,7 @@ for cell in "${selected[@]}"; do
         continue
     fi
     if [ ${#batch[@]} -gt 0 ]; then run_parallel "${batch[@]}"; batch=(); fi
-    case "$name" in molecule/ha_pair/*|lab/*) set_lab_aside ;; esac
+    case "$name" in molecule/ha_pair/*|lab/*|ee/*) set_lab_aside ;; esac
     run_alone "$name" "${cell#*|*|}"
 done
 if [ ${#batch[@]} -gt 0 ]; then run_parallel "${batch[@]}"; fi
