@@ -111,8 +111,9 @@ cmd_build() {
 navigator_run() {
     local pb="$1"
     shift
-    [ -s "$LAB_STATE/ssh/known_hosts" ] && [ -s "$LAB_STATE/extra-vars.yml" ] ||
+    if [ ! -s "$LAB_STATE/ssh/known_hosts" ] || [ ! -s "$LAB_STATE/extra-vars.yml" ]; then
         die "no lab (or no SSH known_hosts in .cache/lab/ssh): run 'bash scripts/lab.sh up' first"
+    fi
     # The EE runs as uid $EE_UID: it gets its own copy of the key and the secrets, owned by it.
     rm -rf "$EE_SSH_DIR"
     mkdir -p "$EE_SSH_DIR"
